@@ -1,1 +1,304 @@
-int main(void){return 0;}
+/* main.c: the silo command line.
+ *
+ *   silo serve            run the API and the built-in S3 endpoint
+ *   silo config           print the effective configuration, secrets masked
+ *   silo token            mint an HS256 token signed with the instance secret
+ *   silo s3-credentials   print the built-in endpoint's access key pair
+ *   silo version | help
+ *
+ * Every command takes the settings flags of `silo help` (--data DIR, ...);
+ * a command's own flags (--sub, --ttl, ...) are taken out of argv first. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "auth/jwt.h"
+#include "config.h"
+#include "http/server.h"
+#include "s3/gateway.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define SILO_VERSION "0.1.0"
+
+/* Removes "--name VALUE" or "--name=VALUE" from argv; the value is borrowed
+ * from argv. Returns 1 when found, 0 when absent, -1 when the value is
+ * missing. */
+static int take_flag(int *argc, char **argv, const char *name, const char **value_out)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < *argc; i++) {
+        int used = 0;
+        if (strcmp(argv[i], name) == 0) {
+            if (i + 1 >= *argc)
+                return -1;
+            *value_out = argv[i + 1];
+            used = 2;
+        } else if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=') {
+            *value_out = argv[i] + n + 1;
+            used = 1;
+        }
+        if (used) {
+            memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used) * sizeof *argv);
+            *argc -= used;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int load_config(struct config *cfg, int argc, char **argv)
+{
+    char err[1024];
+    if (config_load(cfg, argc, argv, NULL, NULL, err, sizeof err)) {
+        fprintf(stderr, "silo: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+static int parse_seconds(const char *text, const char *what, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "silo: %s must be a whole number from %lld to %lld, not '%s'\n", what, min, max, text);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmd_token(int argc, char **argv)
+{
+    const char *sub = NULL, *email = NULL, *role = NULL, *ttl_text = "86400";
+    if (take_flag(&argc, argv, "--sub", &sub) < 0 || take_flag(&argc, argv, "--email", &email) < 0 ||
+        take_flag(&argc, argv, "--role", &role) < 0 || take_flag(&argc, argv, "--ttl", &ttl_text) < 0) {
+        fprintf(stderr, "silo token: an option is missing its value\n");
+        return 2;
+    }
+    if (!sub || !*sub) {
+        fprintf(stderr, "usage: silo token --sub USER [--email E] [--role admin] [--ttl SECONDS] [--data DIR]\n");
+        return 2;
+    }
+    if (role && strcmp(role, "admin") != 0 && strcmp(role, "user") != 0) {
+        fprintf(stderr, "silo token: --role must be admin or user\n");
+        return 2;
+    }
+    long long ttl;
+    if (parse_seconds(ttl_text, "--ttl", 1, 10LL * 365 * 86400, &ttl))
+        return 2;
+    struct config cfg;
+    if (load_config(&cfg, argc, argv))
+        return 2;
+    struct instance inst;
+    int rc = instance_init(&cfg, &inst);
+    if (rc) {
+        config_free(&cfg);
+        return 1;
+    }
+    time_t now = time_now();
+    json_t *claims = json_pack("{s:s, s:I, s:I}", "sub", sub, "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl));
+    if (email)
+        json_object_set_new(claims, "email", json_string(email));
+    if (role)
+        json_object_set_new(claims, "role", json_string(role));
+    if (*cfg.jwt_issuer)
+        json_object_set_new(claims, "iss", json_string(cfg.jwt_issuer));
+    if (*cfg.jwt_audience)
+        json_object_set_new(claims, "aud", json_string(cfg.jwt_audience));
+    char *token = NULL;
+    rc = jwt_sign_hs256(claims, inst.jwt_secret, &token);
+    json_decref(claims);
+    if (!rc)
+        printf("%s\n", token);
+    free(token);
+    instance_clear(&inst);
+    config_free(&cfg);
+    return rc ? 1 : 0;
+}
+
+static int cmd_s3_credentials(int argc, char **argv)
+{
+    struct config cfg;
+    if (load_config(&cfg, argc, argv))
+        return 2;
+    struct instance inst;
+    int rc = instance_init(&cfg, &inst);
+    if (!rc) {
+        printf("AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n", inst.s3_access_key, inst.s3_secret_key);
+        instance_clear(&inst);
+    }
+    config_free(&cfg);
+    return rc ? 1 : 0;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    struct config cfg;
+    if (load_config(&cfg, argc, argv))
+        return 2;
+    config_print(&cfg);
+    config_free(&cfg);
+    return 0;
+}
+
+static struct http_server *start_listener(const char *name, const char *addr, const struct config *cfg,
+                                          const struct http_handler *(*resolve)(struct http_request *),
+                                          void (*respond_error)(struct http_request *, int, const char *))
+{
+    char *host = NULL;
+    int port = 0;
+    if (config_parse_addr(addr, &host, &port))
+        return NULL;
+    struct http_listener_config lc = {.name = name,
+                                      .host = host,
+                                      .port = port,
+                                      .threads = (unsigned)cfg->threads,
+                                      .idle_timeout = (unsigned)cfg->idle_timeout,
+                                      .max_header_bytes = (size_t)cfg->max_header_bytes,
+                                      .default_max_body = cfg->max_body_bytes,
+                                      .resolve = resolve,
+                                      .respond_error = respond_error};
+    struct http_server *srv = NULL;
+    int rc = http_server_start(&lc, &srv);
+    free(host);
+    return rc ? NULL : srv;
+}
+
+/* Stops accepting, then gives in-flight requests up to timeout seconds. */
+static void drain(struct http_server **servers, size_t n, int64_t timeout)
+{
+    for (size_t i = 0; i < n; i++)
+        if (servers[i])
+            http_server_quiesce(servers[i]);
+    int64_t deadline = time_monotonic_ms() + timeout * 1000;
+    for (;;) {
+        unsigned busy = 0;
+        for (size_t i = 0; i < n; i++)
+            busy += servers[i] ? http_server_inflight(servers[i]) : 0;
+        if (busy == 0)
+            break;
+        if (time_monotonic_ms() >= deadline) {
+            log_warn("shutdown: %u requests still running after %llds, closing them", busy, (long long)timeout);
+            break;
+        }
+        usleep(50 * 1000);
+    }
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct config cfg;
+    if (load_config(&cfg, argc, argv))
+        return 2;
+    /* Signals are taken by sigwait below, never by a worker thread. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_set_debug(cfg.debug);
+
+    struct http_server *servers[2] = {NULL, NULL};
+    servers[0] = start_listener("api", cfg.listen, &cfg, api_resolve, api_respond_error);
+    if (!servers[0]) {
+        fprintf(stderr, "silo: cannot listen on %s (setting 'listen')\n", cfg.listen);
+        config_free(&cfg);
+        return 1;
+    }
+    bool s3_on = strcmp(cfg.s3_listen, "off") != 0;
+    if (s3_on) {
+        servers[1] = start_listener("s3", cfg.s3_listen, &cfg, s3_gateway_resolve, s3_gateway_respond_error);
+        if (!servers[1]) {
+            fprintf(stderr, "silo: cannot listen on %s (setting 's3-listen')\n", cfg.s3_listen);
+            http_server_stop(servers[0]);
+            config_free(&cfg);
+            return 1;
+        }
+    }
+    int64_t shutdown_timeout = cfg.shutdown_timeout;
+    static struct app app;
+    int rc = app_open(&app, &cfg, http_server_port(servers[0]), s3_on ? http_server_port(servers[1]) : 0);
+    if (rc) {
+        fprintf(stderr, "silo: cannot start: %s (see the log above)\n", silo_strerror(rc));
+        http_server_stop(servers[0]);
+        http_server_stop(servers[1]);
+        return 1;
+    }
+    printf("api: %s\n", app.api_url);
+    printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
+    printf("data: %s\n", app.cfg.data_dir);
+    fflush(stdout);
+    for (int i = 0; i < 2; i++)
+        if (servers[i])
+            http_server_set_app(servers[i], &app);
+    log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
+             app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("received %s: finishing in-flight requests (up to %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             (long long)shutdown_timeout);
+    drain(servers, 2, shutdown_timeout);
+    for (int i = 0; i < 2; i++)
+        http_server_stop(servers[i]);
+    app_close(&app);
+    log_info("stopped");
+    return 0;
+}
+
+static void usage(void)
+{
+    printf("silo %s: media storage on S3\n\n"
+           "usage: silo COMMAND [options]\n\n"
+           "commands:\n"
+           "  serve                 run the API and the built-in S3 endpoint\n"
+           "  config                print the effective configuration (secrets masked)\n"
+           "  token --sub USER [--email E] [--role admin] [--ttl SECONDS]\n"
+           "                        print a signed HS256 token\n"
+           "  s3-credentials        print the built-in S3 endpoint's credentials\n"
+           "  version               print the version\n\n"
+           "settings (flag, environment, default; flags win over the environment,\n"
+           "which wins over the config file):\n",
+           SILO_VERSION);
+    config_usage();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int rest_argc = argc - 2;
+    char **rest = argv + 2;
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(rest_argc, rest);
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(rest_argc, rest);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(rest_argc, rest);
+    if (strcmp(cmd, "s3-credentials") == 0)
+        return cmd_s3_credentials(rest_argc, rest);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("silo %s\n", SILO_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage();
+        return 0;
+    }
+    fprintf(stderr, "silo: unknown command '%s' (see 'silo help')\n", cmd);
+    return 2;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every test and ends with one line "N passed, N failed".
+#   1. each C unit test (ASan/UBSan build) under build/asan/unit/
+#   2. the black-box suite (pytest) against the ASan/UBSan binary
+# Exit status is non-zero when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+results=build/test-results
+mkdir -p "$results"
+export SILO_SHARED_DIR=${SILO_SHARED_DIR:-$(cd .. && pwd)/shared}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+echo "== C unit tests"
+for t in build/asan/unit/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    out="$results/$name.log"
+    "$t" >"$out" 2>&1
+    rc=$?
+    p=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    f=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    p=${p:-0}
+    f=${f:-0}
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1 # crashed, or a sanitizer stopped it
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" -ne 0 ]; then
+        echo "FAIL $name ($p passed, $f failed); log: $out"
+        grep -E "FAILED|ERROR|error|Sanitizer" "$out" | head -20
+    else
+        echo "ok   $name ($p passed)"
+    fi
+done
+
+echo "== black-box tests"
+export SILO_BIN=${SILO_BIN:-build/asan/silo}
+junit="$results/blackbox.xml"
+rm -f "$junit"
+/usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider --junitxml="$junit" tests/blackbox "$@"
+if [ -f "$junit" ]; then
+    read -r bt bf be bs < <(/usr/bin/python3 - "$junit" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) for s in suites)
+e = sum(int(s.get("errors", 0)) for s in suites)
+s = sum(int(x.get("skipped", 0)) for x in suites)
+print(t, f, e, s)
+PY
+)
+    passed=$((passed + bt - bf - be - bs))
+    failed=$((failed + bf + be))
+else
+    echo "pytest produced no report"
+    failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,95 @@
+/* config.h: silo's effective configuration.
+ *
+ * Every setting is one row of a table in config.c: its name (the --flag and
+ * the config-file key), the environment variables that set it (the seeds'
+ * AWS_* names among them), its type, default and help. config_load() applies
+ * the sources in order of precedence: defaults, then the config file
+ * (--config or SILO_CONFIG), then the environment, then flags. A value that
+ * does not parse is an error naming the setting, never a silent default.
+ *
+ * Named stores beyond the default come from the config file, one section
+ * each: "[store r2]" followed by driver, endpoint, region, bucket,
+ * access-key, secret-key, path-style, verify-ssl. */
+#ifndef SILO_CONFIG_H
+#define SILO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_STORES 8
+
+struct config_store {
+    char *name;
+    char *driver;   /* "fs" or "s3" */
+    char *endpoint; /* s3: URL of the service; empty for AWS */
+    char *region;
+    char *bucket;
+    char *access_key;
+    char *secret_key;
+    char *session_token;
+    bool path_style;
+    bool use_ssl;
+    bool verify_ssl;
+};
+
+struct config {
+    char *listen;          /* API address host:port */
+    char *s3_listen;       /* built-in S3 endpoint host:port; "off" disables */
+    char *data_dir;
+    char *bucket;          /* default bucket */
+    char *region;
+    char *store_driver;    /* default store driver: fs or s3 */
+    char *endpoint_url;    /* AWS_S3_ENDPOINT_URL */
+    char *access_key;      /* AWS_ACCESS_KEY_ID (remote store) */
+    char *secret_key;      /* AWS_SECRET_ACCESS_KEY (remote store) */
+    char *session_token;   /* AWS_SESSION_TOKEN */
+    bool use_ssl;
+    bool verify_ssl;
+    bool path_style;
+    char *s3_access_key;   /* built-in endpoint credentials (default: generated) */
+    char *s3_secret_key;
+    char *public_url;      /* base URL clients use for the API (default from listen) */
+    char *s3_public_url;   /* base URL clients use for the S3 endpoint */
+    char *database_url;    /* DATABASE_URL; empty: SQLite in data_dir */
+    char *jwt_secret;      /* HS256 secret (default: generated in data_dir) */
+    char *jwt_issuer;
+    char *jwt_audience;
+    char *jwks;            /* file path or https URL of a JWKS */
+    char *config_file;
+    bool debug;
+    int64_t threads;           /* HTTP worker threads */
+    int64_t max_header_bytes;  /* per request */
+    int64_t max_body_bytes;    /* default body cap for JSON routes */
+    int64_t max_upload_bytes;  /* uploads through the API */
+    int64_t idle_timeout;      /* seconds a connection may stay silent */
+    int64_t shutdown_timeout;  /* seconds in-flight requests get on SIGTERM */
+    int64_t presign_expiry;    /* default presigned URL lifetime, seconds */
+    int64_t recordings_window_days;
+    struct config_store stores[CONFIG_MAX_STORES]; /* extra named stores */
+    size_t store_count;
+};
+
+/* Fills cfg from defaults, file, environment and argv (argv[0] is the first
+ * flag, not the program name). Unknown flags and bad values are errors: the
+ * message, naming the setting, goes to err (size err_len) and the result is
+ * SILO_EINVAL. Positional arguments (not starting with "--") are returned in
+ * rest_out/rest_count_out (borrowed from argv); pass NULL to refuse them. */
+int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out,
+                char *err, size_t err_len);
+
+/* Frees every string of cfg. */
+void config_free(struct config *cfg);
+
+/* Writes the effective configuration, secrets masked, as "name = value"
+ * lines to stdout, then the named stores. */
+void config_print(const struct config *cfg);
+
+/* Prints the flags with their environment variables and help to stdout. */
+void config_usage(void);
+
+/* Parses "host:port" (port 0..65535). SILO_EINVAL otherwise. host_out is
+ * owned by the caller. */
+int config_parse_addr(const char *addr, char **host_out, int *port_out);
+
+#endif

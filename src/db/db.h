@@ -1,0 +1,163 @@
+/* db.h: silo's metadata database behind one interface.
+ *
+ * Callers never write SQL. Every statement is a named query (enum db_query)
+ * whose text lives once in queries.c, with a PostgreSQL variant where the
+ * dialects differ; drivers prepare each query once per connection and bind
+ * typed values (struct db_value). Rows come back through a callback, one at
+ * a time, with values borrowed for the duration of the call.
+ *
+ * Drivers ("sqlite", "pg") are const tables of function pointers registered
+ * in db.c and chosen by the database URL. A driver keeps one connection per
+ * calling thread (SQLite) or a pool (PostgreSQL); db_transaction() runs a
+ * function inside BEGIN/COMMIT on the calling thread's connection, retrying
+ * when the database reports a transient conflict.
+ *
+ * Above the raw interface sit typed helpers per table (objects, users, api
+ * keys, jobs) so handlers read like the domain, not like SQL. */
+#ifndef SILO_DB_DB_H
+#define SILO_DB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum db_type { DB_NULL, DB_INT, DB_TEXT };
+
+struct db_value {
+    enum db_type type;
+    int64_t i;
+    const char *s; /* DB_TEXT: borrowed, NUL-terminated */
+};
+
+static inline struct db_value db_int(int64_t i) { return (struct db_value){.type = DB_INT, .i = i}; }
+/* A NULL string binds SQL NULL. */
+static inline struct db_value db_text(const char *s)
+{
+    return (struct db_value){.type = s ? DB_TEXT : DB_NULL, .s = s};
+}
+
+/* Called once per result row; values are borrowed until it returns. A
+ * non-zero return stops the iteration and becomes the query's result. */
+typedef int (*db_row_fn)(void *arg, const struct db_value *cols, size_t ncols);
+
+enum db_query {
+    Q_OBJECT_UPSERT,      /* bucket, key, owner, size, content_type, etag, metadata, now */
+    Q_OBJECT_GET,         /* bucket, key -> object columns */
+    Q_OBJECT_DELETE,      /* bucket, key */
+    Q_OBJECT_LIST_OWNER,  /* bucket, owner, prefix, prefix-end or NULL, after, limit */
+    Q_OBJECT_LIST_ALL,    /* bucket, prefix, prefix-end or NULL, after, limit */
+    Q_USER_UPSERT,        /* sub, email, now */
+    Q_USER_GET,           /* sub -> sub, email, created_at */
+    Q_USER_BY_EMAIL,      /* email -> sub, email, created_at */
+    Q_APIKEY_INSERT,      /* id, name, hash, role, now */
+    Q_APIKEY_BY_HASH,     /* hash -> id, name, role */
+    Q_APIKEY_REVOKE,      /* id, now */
+    Q_APIKEY_LIST,        /* -> id, name, role, created_at, revoked_at */
+    Q_PING,
+    Q_COUNT
+};
+
+struct db_query_text {
+    const char *sqlite;
+    const char *pg; /* NULL: same as sqlite, with ?N turned into $N */
+};
+
+struct db_migration {
+    int version;
+    const char *sqlite;
+    const char *pg; /* NULL: same as sqlite */
+};
+
+/* The queries and migrations both drivers read (queries.c). */
+extern const struct db_query_text db_queries[Q_COUNT];
+extern const struct db_migration db_migrations[];
+extern const size_t db_migration_count;
+
+struct db_ops {
+    const char *name;
+    int (*open)(const char *url, void **ctx_out);
+    void (*close)(void *ctx);
+    int (*exec)(void *ctx, enum db_query q, const struct db_value *params, size_t nparams, db_row_fn fn,
+                void *arg, int64_t *changes_out);
+    int (*begin)(void *ctx);
+    int (*commit)(void *ctx);
+    void (*rollback)(void *ctx);
+    int (*migrate)(void *ctx); /* applies db_migrations not yet applied */
+};
+
+struct db;
+
+/* Opens the database at url: "postgres://..." or "postgresql://..." for
+ * PostgreSQL, anything else is a SQLite file path. Runs the migrations.
+ * *out is owned by the caller (db_close). */
+int db_open(const char *url, struct db **out);
+void db_close(struct db *db);
+const char *db_driver_name(const struct db *db);
+
+/* Runs query q with nparams values; fn (may be NULL) sees each row.
+ * *changes_out (may be NULL) gets the number of rows written. */
+int db_exec(struct db *db, enum db_query q, const struct db_value *params, size_t nparams, db_row_fn fn,
+            void *arg, int64_t *changes_out);
+
+/* Runs fn(db, arg) inside a transaction on this thread's connection:
+ * committed when fn returns 0, rolled back otherwise (fn's code returned). */
+int db_transaction(struct db *db, int (*fn)(struct db *db, void *arg), void *arg);
+
+/* 0 when the database answers. */
+int db_ping(struct db *db);
+
+/* ---- objects: the index of stored objects ---- */
+
+struct db_object {
+    char *bucket;
+    char *key;
+    char *owner;        /* user id (sub) or NULL */
+    int64_t size;
+    char *content_type;
+    char *etag;
+    char *metadata;     /* JSON object text */
+    int64_t created_at; /* unix seconds */
+    int64_t updated_at;
+};
+
+void db_object_clear(struct db_object *o);
+/* Inserts or replaces the row for (bucket, key); created_at is kept. */
+int db_object_put(struct db *db, const struct db_object *o);
+/* ENOTFOUND when absent; *out owned by the caller (db_object_clear). */
+int db_object_get(struct db *db, const char *bucket, const char *key, struct db_object *out);
+/* ENOTFOUND when absent. */
+int db_object_delete(struct db *db, const char *bucket, const char *key);
+/* Keys of bucket starting with prefix and after `after` (NULL: from the
+ * start), at most limit, in byte-wise order; owner NULL lists everyone's.
+ * fn sees each object (borrowed); keyset pagination, no offsets. */
+int db_object_list(struct db *db, const char *bucket, const char *owner, const char *prefix, const char *after,
+                   int limit, int (*fn)(void *arg, const struct db_object *o), void *arg);
+
+/* ---- users ---- */
+
+/* Records that sub was seen, with its email when known. */
+int db_user_touch(struct db *db, const char *sub, const char *email);
+/* Finds a user by email; *sub_out owned (free()). ENOTFOUND when absent. */
+int db_user_by_email(struct db *db, const char *email, char **sub_out);
+
+/* ---- API keys ---- */
+
+struct db_apikey {
+    char *id;
+    char *name;
+    char *role;
+    int64_t created_at;
+    int64_t revoked_at; /* 0 when active */
+};
+
+void db_apikey_clear(struct db_apikey *k);
+int db_apikey_insert(struct db *db, const char *id, const char *name, const char *hash, const char *role);
+/* Active key with that hash; ENOTFOUND otherwise. */
+int db_apikey_by_hash(struct db *db, const char *hash, struct db_apikey *out);
+int db_apikey_revoke(struct db *db, const char *id);
+int db_apikey_list(struct db *db, int (*fn)(void *arg, const struct db_apikey *k), void *arg);
+
+extern const struct db_ops db_sqlite_ops;
+
+#endif

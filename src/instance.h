@@ -1,0 +1,27 @@
+/* instance.h: what the first run creates and later runs reuse.
+ *
+ * The data directory holds the SQLite database, the local store and
+ * instance.json (mode 0600) with the generated secrets: the HS256 signing
+ * secret for tokens and the access key pair of the built-in S3 endpoint.
+ * Settings given in the configuration take precedence over the file. */
+#ifndef SILO_INSTANCE_H
+#define SILO_INSTANCE_H
+
+#include "config.h"
+
+struct instance {
+    char *jwt_secret;
+    char *s3_access_key;
+    char *s3_secret_key;
+};
+
+/* Creates data_dir and instance.json if missing (atomically: two first runs
+ * at once end with one set of secrets), then loads them, letting settings
+ * in cfg override. *inst is owned by the caller (instance_clear). */
+int instance_init(const struct config *cfg, struct instance *inst);
+void instance_clear(struct instance *inst);
+
+/* Creates dir and its parents (mode 0755 or 0700 for private). */
+int instance_mkdirs(const char *dir, int mode);
+
+#endif
