@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, in order. Results go to stdout; copy the
+# figures into docs/benchmarks.md with the command that produced them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for b in bench/http.sh; do
+    echo "### $b"
+    bash "$b"
+done
