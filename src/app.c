@@ -88,6 +88,10 @@ int app_open(struct app *app, struct config *cfg, int api_port, int s3_port)
         goto fail;
     }
 
+    rc = auth_open(&app->cfg, app->inst.jwt_secret, app->db, &app->auth);
+    if (rc)
+        goto fail;
+
     /* The default store: the local disk behind the built-in endpoint, or
      * the remote service the AWS_* settings describe. */
     char root[4096];
@@ -143,6 +147,7 @@ void app_close(struct app *app)
 {
     for (size_t i = 0; i < app->store_count; i++)
         store_close(app->stores[i]);
+    auth_close(app->auth);
     db_close(app->db);
     instance_clear(&app->inst);
     free(app->api_url);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "auth/auth.h"
 #include "config.h"
 #include "db/db.h"
 #include "instance.h"
@@ -19,6 +20,7 @@ struct app {
     struct config cfg;
     struct instance inst;
     struct db *db;
+    struct auth *auth;
     struct store *stores[APP_MAX_STORES]; /* [0] is "default" */
     size_t store_count;
     char *api_url; /* base URL of the API as clients see it */

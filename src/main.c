@@ -4,6 +4,7 @@
  *   silo config           print the effective configuration, secrets masked
  *   silo token            mint an HS256 token signed with the instance secret
  *   silo s3-credentials   print the built-in endpoint's access key pair
+ *   silo apikey           create, list and revoke API keys
  *   silo version | help
  *
  * Every command takes the settings flags of `silo help` (--data DIR, ...);
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +143,73 @@ static int cmd_s3_credentials(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+static int print_apikey(void *arg, const struct db_apikey *k)
+{
+    (void)arg;
+    char created[25], revoked[25] = "-";
+    time_format_iso8601((time_t)k->created_at, created);
+    if (k->revoked_at)
+        time_format_iso8601((time_t)k->revoked_at, revoked);
+    printf("%s\t%s\t%s\t%s\t%s\n", k->id, k->name, k->role, created, revoked);
+    return 0;
+}
+
+static int cmd_apikey(int argc, char **argv)
+{
+    const char *action = argc > 0 ? argv[0] : "";
+    const char *name = NULL, *role = "user";
+    argc--;
+    argv++;
+    if (take_flag(&argc, argv, "--name", &name) < 0 || take_flag(&argc, argv, "--role", &role) < 0) {
+        fprintf(stderr, "silo apikey: an option is missing its value\n");
+        return 2;
+    }
+    const char *id = NULL;
+    if (strcmp(action, "revoke") == 0 && argc > 0 && strncmp(argv[0], "--", 2) != 0) {
+        id = argv[0];
+        argc--;
+        argv++;
+    }
+    bool create = strcmp(action, "create") == 0, list = strcmp(action, "list") == 0;
+    if ((!create && !list && !id) || (create && (!name || !*name))) {
+        fprintf(stderr, "usage: silo apikey create --name NAME [--role admin]\n"
+                        "       silo apikey list\n       silo apikey revoke ID\n");
+        return 2;
+    }
+    if (strcmp(role, "admin") != 0 && strcmp(role, "user") != 0) {
+        fprintf(stderr, "silo apikey: --role must be admin or user\n");
+        return 2;
+    }
+    struct config cfg;
+    if (load_config(&cfg, argc, argv))
+        return 2;
+    struct app app;
+    int rc = app_open(&app, &cfg, 0, 0);
+    if (rc) {
+        fprintf(stderr, "silo apikey: cannot open the instance: %s\n", silo_strerror(rc));
+        return 1;
+    }
+    if (create) {
+        char *key = NULL, *key_id = NULL;
+        rc = auth_apikey_create(app.db, name, role, &key, &key_id);
+        if (!rc)
+            printf("%s\nid: %s (shown once; store the key now)\n", key, key_id);
+        free(key);
+        free(key_id);
+    } else if (list) {
+        printf("id\tname\trole\tcreated\trevoked\n");
+        rc = db_apikey_list(app.db, print_apikey, NULL);
+    } else {
+        rc = db_apikey_revoke(app.db, id);
+        if (rc == SILO_ENOTFOUND)
+            fprintf(stderr, "silo apikey: no active key with id %s\n", id);
+        else if (!rc)
+            printf("revoked %s\n", id);
+    }
+    app_close(&app);
+    return rc ? 1 : 0;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     struct config cfg;
@@ -267,6 +336,8 @@ static void usage(void)
            "  token --sub USER [--email E] [--role admin] [--ttl SECONDS]\n"
            "                        print a signed HS256 token\n"
            "  s3-credentials        print the built-in S3 endpoint's credentials\n"
+           "  apikey create --name NAME [--role admin] | list | revoke ID\n"
+           "                        manage API keys (stored hashed)\n"
            "  version               print the version\n\n"
            "settings (flag, environment, default; flags win over the environment,\n"
            "which wins over the config file):\n",
@@ -291,6 +362,8 @@ int main(int argc, char **argv)
         return cmd_token(rest_argc, rest);
     if (strcmp(cmd, "s3-credentials") == 0)
         return cmd_s3_credentials(rest_argc, rest);
+    if (strcmp(cmd, "apikey") == 0)
+        return cmd_apikey(rest_argc, rest);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("silo %s\n", SILO_VERSION);
         return 0;

@@ -1,4 +1,4 @@
-/* jwt.c: compact JWS with HS256; see jwt.h. The token is split into its
+/* jwt.c: compact JWS with HS256, RS256 and ES256; see jwt.h. The token is split into its
  * three parts, each length-checked and decoded before anything is trusted;
  * the signature is compared in constant time before the claims are read. */
 #include "auth/jwt.h"
@@ -96,19 +96,44 @@ int jwt_verify(const char *token, const struct jwt_verify_options *opt, json_t *
     if (rc)
         return fail(reason_out, "token header is not valid base64url JSON", SILO_EUNAUTHORIZED);
     const char *alg = json_string_value(json_object_get(header, "alg"));
-    if (!alg || strcmp(alg, "HS256") != 0 || !opt->hs256_secret) {
+    const char *kid = json_string_value(json_object_get(header, "kid"));
+    enum { ALG_HS256, ALG_RS256, ALG_ES256, ALG_REFUSED } which = ALG_REFUSED;
+    if (alg && strcmp(alg, "HS256") == 0 && opt->hs256_secret)
+        which = ALG_HS256;
+    else if (alg && strcmp(alg, "RS256") == 0 && opt->jwks)
+        which = ALG_RS256;
+    else if (alg && strcmp(alg, "ES256") == 0 && opt->jwks)
+        which = ALG_ES256;
+    if (which == ALG_REFUSED) {
         json_decref(header);
         return fail(reason_out, "token algorithm is not allowed", SILO_EUNAUTHORIZED);
     }
-    json_decref(header);
 
     struct buf sig;
-    buf_init(&sig, 512);
+    buf_init(&sig, 1024);
     rc = base64_decode(&sig, dot2 + 1, strlen(dot2 + 1));
-    unsigned char mac[SHA256_LEN];
-    crypto_hmac_sha256(opt->hs256_secret, strlen(opt->hs256_secret), token, (size_t)(dot2 - token), mac);
-    int good = !rc && sig.len == SHA256_LEN && crypto_equal(sig.data, mac, SHA256_LEN);
+    size_t signed_len = (size_t)(dot2 - token);
+    int good = 0, kid_known = kid == NULL;
+    if (!rc && which == ALG_HS256) {
+        unsigned char mac[SHA256_LEN];
+        crypto_hmac_sha256(opt->hs256_secret, strlen(opt->hs256_secret), token, signed_len, mac);
+        good = sig.len == SHA256_LEN && crypto_equal(sig.data, mac, SHA256_LEN);
+        kid_known = 1;
+    } else if (!rc) {
+        enum jwk_type want = which == ALG_RS256 ? JWK_RSA : JWK_EC_P256;
+        for (size_t i = 0; i < opt->jwks->count && !good; i++) {
+            const struct jwk *key = &opt->jwks->keys[i];
+            if (kid && (!key->kid || strcmp(key->kid, kid) != 0))
+                continue;
+            kid_known = 1;
+            if (key->type == want)
+                good = jwk_verify(key, token, signed_len, (const unsigned char *)sig.data, sig.len) == 0;
+        }
+    }
+    json_decref(header);
     buf_free(&sig);
+    if (!kid_known)
+        return fail(reason_out, "token key id is unknown", SILO_ENOTFOUND);
     if (!good)
         return fail(reason_out, "token signature is invalid", SILO_EUNAUTHORIZED);
 
