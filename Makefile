@@ -55,7 +55,7 @@ $(BUILD)/silo: $(BUILD)/release/src/main.o $(BUILD)/release/libsilo.a
 $(BUILD)/asan/silo: $(BUILD)/asan/src/main.o $(BUILD)/asan/libsilo.a
 	$(CC) $(ASAN_CFLAGS) $^ $(LIBS) -o $@
 
-$(BUILD)/asan/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/asan/libsilo.a
+$(BUILD)/asan/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/asan/libsilo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -Itests/unit $< $(BUILD)/asan/libsilo.a $(LIBS) -lcmocka -o $@
 

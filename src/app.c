@@ -24,6 +24,8 @@ static char *base_url(const char *configured, const char *listen, int port)
         return NULL;
     const char *shown = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || !*host ? "127.0.0.1" : host;
     bool v6 = strchr(shown, ':') != NULL;
+    if (port < 0)
+        port = configured_port;
     if (asprintf(&url, "http://%s%s%s:%d", v6 ? "[" : "", shown, v6 ? "]" : "", port) < 0)
         url = NULL;
     free(host);

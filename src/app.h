@@ -29,8 +29,8 @@ struct app {
 
 /* Builds the app from a loaded configuration (cfg is moved into app and
  * must not be freed by the caller). api_port and s3_port are the ports
- * actually bound (used for the default public URLs); pass the configured
- * ones when not serving. Opens the database and the stores. */
+ * actually bound (used for the default public URLs); -1 means the
+ * configured ones (commands that do not serve). Opens the database and the stores. */
 int app_open(struct app *app, struct config *cfg, int api_port, int s3_port);
 void app_close(struct app *app);
 

@@ -72,6 +72,9 @@ static const struct setting settings[] = {
      "largest JSON request body"},
     {"max-upload-size", {"SILO_MAX_UPLOAD_SIZE"}, T_SIZE, F(max_upload_bytes), "5G", false,
      "largest upload through the API"},
+    {"upload-types", {"SILO_UPLOAD_TYPES"}, T_STRING, F(upload_types),
+     "audio/*,video/*,image/*,text/*,application/pdf,application/json,application/octet-stream", false,
+     "content types uploads may have, judged on their bytes (type, family/*, or *)"},
     {"idle-timeout", {"SILO_IDLE_TIMEOUT"}, T_INT, F(idle_timeout), "30", false,
      "seconds a connection may stay silent"},
     {"shutdown-timeout", {"SILO_SHUTDOWN_TIMEOUT"}, T_INT, F(shutdown_timeout), "20", false,
@@ -80,6 +83,10 @@ static const struct setting settings[] = {
      "default lifetime of presigned URLs, seconds"},
     {"recordings-window-days", {"SILO_RECORDINGS_WINDOW_DAYS"}, T_INT, F(recordings_window_days), "15", false,
      "days of recordings listed per user"},
+    {"s3-cors-origins", {"SILO_S3_CORS_ORIGINS"}, T_STRING, F(s3_cors_origins), "*", false,
+     "origins browsers may call the S3 endpoint from: comma-separated, '*' for any, empty for none"},
+    {"s3-multipart-expiry", {"SILO_S3_MULTIPART_EXPIRY"}, T_INT, F(s3_multipart_expiry), "604800", false,
+     "seconds after which an unfinished S3 multipart upload is removed"},
     {"config", {"SILO_CONFIG"}, T_STRING, F(config_file), "", false, "config file"},
 };
 

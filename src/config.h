@@ -62,10 +62,13 @@ struct config {
     int64_t max_header_bytes;  /* per request */
     int64_t max_body_bytes;    /* default body cap for JSON routes */
     int64_t max_upload_bytes;  /* uploads through the API */
+    char *upload_types;        /* allowlist of sniffed content types */
     int64_t idle_timeout;      /* seconds a connection may stay silent */
     int64_t shutdown_timeout;  /* seconds in-flight requests get on SIGTERM */
     int64_t presign_expiry;    /* default presigned URL lifetime, seconds */
     int64_t recordings_window_days;
+    char *s3_cors_origins;       /* S3 endpoint: allowed browser origins ("*", list, "") */
+    int64_t s3_multipart_expiry; /* S3 endpoint: seconds before an unfinished upload is removed */
     struct config_store stores[CONFIG_MAX_STORES]; /* extra named stores */
     size_t store_count;
 };

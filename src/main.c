@@ -5,6 +5,7 @@
  *   silo token            mint an HS256 token signed with the instance secret
  *   silo s3-credentials   print the built-in endpoint's access key pair
  *   silo apikey           create, list and revoke API keys
+ *   silo presign          presign a URL (or a POST form) for s3://BUCKET/KEY
  *   silo version | help
  *
  * Every command takes the settings flags of `silo help` (--data DIR, ...);
@@ -24,6 +25,7 @@
 #include "config.h"
 #include "http/server.h"
 #include "s3/gateway.h"
+#include "store/presign.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -184,7 +186,7 @@ static int cmd_apikey(int argc, char **argv)
     if (load_config(&cfg, argc, argv))
         return 2;
     struct app app;
-    int rc = app_open(&app, &cfg, 0, 0);
+    int rc = app_open(&app, &cfg, -1, -1);
     if (rc) {
         fprintf(stderr, "silo apikey: cannot open the instance: %s\n", silo_strerror(rc));
         return 1;
@@ -207,6 +209,104 @@ static int cmd_apikey(int argc, char **argv)
             printf("revoked %s\n", id);
     }
     app_close(&app);
+    return rc ? 1 : 0;
+}
+
+/* Splits "s3://BUCKET/KEY" into bucket and key (both owned). */
+static int parse_s3_uri(const char *uri, char **bucket_out, char **key_out)
+{
+    if (strncmp(uri, "s3://", 5) != 0)
+        return SILO_EINVAL;
+    const char *b = uri + 5, *slash = strchr(b, '/');
+    if (!slash || slash == b || !slash[1])
+        return SILO_EINVAL;
+    *bucket_out = strndup(b, (size_t)(slash - b));
+    *key_out = strdup(slash + 1);
+    return *bucket_out && *key_out ? 0 : SILO_ENOMEM;
+}
+
+static int print_post_form(struct store *st, const char *bucket, const char *key, long expires)
+{
+    struct arena *arena = arena_new();
+    struct policy_form form;
+    int rc = arena ? store_presign_post(st, bucket, key, expires, NULL, 0, NULL, 0, time_now(), arena, &form)
+                   : SILO_ENOMEM;
+    if (!rc) {
+        json_t *fields = json_object();
+        for (size_t i = 0; i < form.field_count; i++)
+            json_object_set_new(fields, form.fields[i].name, json_string(form.fields[i].value));
+        json_t *doc = json_pack("{s:s, s:o}", "url", form.url, "fields", fields);
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text ? text : "");
+        free(text);
+        json_decref(doc);
+    }
+    arena_free(arena);
+    return rc;
+}
+
+static int cmd_presign(int argc, char **argv)
+{
+    const char *method = "GET", *expires_text = "3600", *store_name_flag = NULL;
+    if (take_flag(&argc, argv, "--method", &method) < 0 || take_flag(&argc, argv, "--expires", &expires_text) < 0 ||
+        take_flag(&argc, argv, "--expires-in", &expires_text) < 0 ||
+        take_flag(&argc, argv, "--store", &store_name_flag) < 0) {
+        fprintf(stderr, "silo presign: an option is missing its value\n");
+        return 2;
+    }
+    char *rest[4];
+    int rest_count = 0;
+    char err[1024];
+    struct config cfg;
+    if (config_load(&cfg, argc, argv, rest, &rest_count, err, sizeof err)) {
+        fprintf(stderr, "silo: %s\n", err);
+        return 2;
+    }
+    char *bucket = NULL, *key = NULL;
+    long long expires = 0;
+    int rc = rest_count == 1 ? parse_s3_uri(rest[0], &bucket, &key) : SILO_EINVAL;
+    bool post = strcmp(method, "POST") == 0;
+    if (rc || (!post && strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "HEAD") &&
+               strcmp(method, "DELETE"))) {
+        fprintf(stderr, "usage: silo presign [--method GET|PUT|HEAD|DELETE|POST] [--expires SECONDS] "
+                        "[--store NAME] s3://BUCKET/KEY\n");
+        config_free(&cfg);
+        free(bucket);
+        free(key);
+        return 2;
+    }
+    if (parse_seconds(expires_text, "--expires", 1, 604800, &expires)) {
+        config_free(&cfg);
+        free(bucket);
+        free(key);
+        return 2;
+    }
+    struct app app;
+    rc = app_open(&app, &cfg, -1, -1);
+    if (rc) {
+        fprintf(stderr, "silo presign: cannot open the instance: %s\n", silo_strerror(rc));
+        free(bucket);
+        free(key);
+        return 1;
+    }
+    struct store *st = app_store(&app, store_name_flag);
+    if (!st) {
+        fprintf(stderr, "silo presign: no store named '%s'\n", store_name_flag);
+        rc = SILO_ENOTFOUND;
+    } else if (post) {
+        rc = print_post_form(st, bucket, key, (long)expires);
+    } else {
+        char *url = NULL;
+        rc = store_presign_url(st, method, bucket, key, (long)expires, NULL, time_now(), &url);
+        if (!rc)
+            printf("%s\n", url);
+        free(url);
+    }
+    if (rc && rc != SILO_ENOTFOUND)
+        fprintf(stderr, "silo presign: %s\n", silo_strerror(rc));
+    app_close(&app);
+    free(bucket);
+    free(key);
     return rc ? 1 : 0;
 }
 
@@ -338,6 +438,8 @@ static void usage(void)
            "  s3-credentials        print the built-in S3 endpoint's credentials\n"
            "  apikey create --name NAME [--role admin] | list | revoke ID\n"
            "                        manage API keys (stored hashed)\n"
+           "  presign [--method GET|PUT|HEAD|DELETE|POST] [--expires SECONDS] [--store NAME] s3://BUCKET/KEY\n"
+           "                        print a presigned URL (POST: the form's url and fields as JSON)\n"
            "  version               print the version\n\n"
            "settings (flag, environment, default; flags win over the environment,\n"
            "which wins over the config file):\n",
@@ -364,6 +466,8 @@ int main(int argc, char **argv)
         return cmd_s3_credentials(rest_argc, rest);
     if (strcmp(cmd, "apikey") == 0)
         return cmd_apikey(rest_argc, rest);
+    if (strcmp(cmd, "presign") == 0)
+        return cmd_presign(rest_argc, rest);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("silo %s\n", SILO_VERSION);
         return 0;

@@ -2,7 +2,12 @@
  * To add a domain: export its routes from its file and list them here. */
 #include "api/api.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "app.h"
+#include "util/error.h"
 
 struct route_group {
     const struct route *routes;
@@ -11,6 +16,7 @@ struct route_group {
 
 static const struct route_group groups[] = {
     {api_health_routes, &api_health_route_count},
+    {api_files_routes, &api_files_route_count},
 };
 
 static int method_not_allowed(struct http_request *req)
@@ -38,4 +44,39 @@ const struct http_handler *api_resolve(struct http_request *req)
 void api_respond_error(struct http_request *req, int status, const char *message)
 {
     http_respond_json(req, status, json_pack("{s:s}", "detail", message));
+}
+
+void api_error(struct http_request *req, int status, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    api_respond_error(req, status, message);
+}
+
+int api_authenticate(struct http_request *req, struct principal *out)
+{
+    struct app *app = req->app;
+    const char *reason = NULL;
+    int rc = auth_request(app->auth, req, out, &reason);
+    if (rc) {
+        http_add_header(req, "WWW-Authenticate", "Bearer");
+        api_error(req, 401, "%s", reason ? reason : silo_strerror(rc));
+    }
+    return rc;
+}
+
+int api_json_body(struct http_request *req, json_t **out)
+{
+    json_error_t err;
+    json_t *doc = json_loadb(buf_str(&req->body), req->body.len, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        api_error(req, 400, "request body must be a JSON object%s%s", doc ? "" : ": ", doc ? "" : err.text);
+        return SILO_EINVAL;
+    }
+    *out = doc;
+    return 0;
 }

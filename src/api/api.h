@@ -7,6 +7,7 @@
 #ifndef SILO_API_API_H
 #define SILO_API_API_H
 
+#include "auth/auth.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -14,8 +15,23 @@
 const struct http_handler *api_resolve(struct http_request *req);
 void api_respond_error(struct http_request *req, int status, const char *message);
 
+/* Answers {"detail": message} with status. */
+void api_error(struct http_request *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Authenticates req (auth.h); on failure answers 401 itself and returns
+ * the error, so handlers simply return it. */
+int api_authenticate(struct http_request *req, struct principal *out);
+
+/* Parses a whole JSON object body (req->body). Answers 400 itself and
+ * returns SILO_EINVAL when the body is not a JSON object. *out owned. */
+int api_json_body(struct http_request *req, json_t **out);
+
 /* Routes of the health file: /healthz, /readyz, /metrics. */
 extern const struct route api_health_routes[];
 extern const size_t api_health_route_count;
+
+/* Routes of seed 002's file service (files.c). */
+extern const struct route api_files_routes[];
+extern const size_t api_files_route_count;
 
 #endif

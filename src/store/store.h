@@ -119,7 +119,10 @@ struct store_list_options {
 };
 
 struct store_list_result {
-    struct store_object_info *objects; /* owned, in byte-wise key order */
+    /* owned, in byte-wise key order. As S3 lists them, entries carry key,
+     * size, etag and last_modified only: content_type is NULL and there is
+     * no metadata (store_head has those). */
+    struct store_object_info *objects;
     size_t count;
     char **common_prefixes; /* owned, in order, each ending with the delimiter */
     size_t prefix_count;
@@ -159,6 +162,9 @@ struct store_ops {
     int (*list)(void *ctx, const char *bucket, const struct store_list_options *opt,
                 struct store_list_result *out);
     int (*check)(void *ctx); /* readiness: 0 when the store can be written */
+    /* Optional: rename without copying the bytes; NULL: copy + delete. */
+    int (*move)(void *ctx, const char *bucket, const char *src, const char *dst,
+                const struct store_put_options *opt, struct store_object_info *info_out);
 };
 
 /* Opens the store cfg describes with the driver cfg->driver.
@@ -236,6 +242,11 @@ int store_list(struct store *st, const char *bucket, const struct store_list_opt
 int store_copy(struct store *st, const char *src_bucket, const char *src_key, const char *dst_bucket,
                const char *dst_key, bool replace_meta, const struct store_put_options *opt,
                struct store_object_info *info_out);
+/* Renames src to dst in bucket, replacing dst. opt (may be NULL: keep)
+ * gives the new content type and metadata. ENOTFOUND when src is absent.
+ * Drivers that can rename cheaply do; others copy and delete. */
+int store_move(struct store *st, const char *bucket, const char *src, const char *dst,
+               const struct store_put_options *opt, struct store_object_info *info_out);
 int store_check(struct store *st);
 
 /* Base of every driver's writer and reader: the wrappers find the ops here,

@@ -1,6 +1,7 @@
 /* crypto.c: thin wrappers over OpenSSL's EVP and RAND; see crypto.h. */
 #include "util/crypto.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
@@ -86,6 +87,20 @@ int crypto_random_hex(char *out, size_t n)
     if (rc)
         return rc;
     hex_encode(raw, n, out);
+    return 0;
+}
+
+int crypto_uuid4(char out[37])
+{
+    unsigned char b[16];
+    int rc = crypto_random(b, sizeof b);
+    if (rc)
+        return rc;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    hex_encode(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
     return 0;
 }
 

@@ -35,6 +35,9 @@ int crypto_random(void *out, size_t n);
 /* Writes n random bytes as 2*n hex characters plus NUL to out. */
 int crypto_random_hex(char *out, size_t n);
 
+/* Writes a random (version 4) UUID, 36 characters and a NUL, to out. */
+int crypto_uuid4(char out[37]);
+
 /* Compares in time independent of where the inputs differ. */
 bool crypto_equal(const void *a, const void *b, size_t n);
 

@@ -43,8 +43,10 @@ void time_format_http(time_t t, char out[30])
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+    char text[64]; /* roomy: the compiler cannot know the year has 4 digits */
+    snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(out, 30, "%.29s", text);
 }
 
 /* Reads exactly n digits at s into *out. */

@@ -1,0 +1,538 @@
+/* test_store.c: src/store: the pure helpers (ranges, key and bucket rules),
+ * the shared driver suite run against the fs driver, and what only fs has:
+ * its on-disk layout, crash recovery, the root lock and flat memory while
+ * streaming.
+ *
+ * Crashes are simulated two ways: a forked child that begins writes and
+ * _exit()s mid-stream (a real abandoned writer), and catalog rows written
+ * with SQLite directly (a crash between rename and the catalog commit). */
+#include "store_suite.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "util/timeutil.h"
+
+static char *base_dir; /* this run's temporary directory */
+
+/* ---- pure helpers ---- */
+
+static void range_parsing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *header;
+        int rc;
+        enum store_range_kind kind;
+        uint64_t first, last, suffix;
+    } cases[] = {
+        {"bytes=0-9", 0, STORE_RANGE_SPAN, 0, 9, 0},
+        {"bytes=5-", 0, STORE_RANGE_FROM, 5, 0, 0},
+        {"bytes=-5", 0, STORE_RANGE_SUFFIX, 0, 0, 5},
+        {"Bytes=7-7", 0, STORE_RANGE_SPAN, 7, 7, 0},
+        {" bytes=1-2 ", 0, STORE_RANGE_SPAN, 1, 2, 0},
+        {"bytes=-0", 0, STORE_RANGE_SUFFIX, 0, 0, 0},
+        {"bytes=18446744073709551615-", 0, STORE_RANGE_FROM, UINT64_MAX, 0, 0},
+        {"bytes=18446744073709551616-", SILO_EINVAL},
+        {"bytes=9-5", SILO_EINVAL},
+        {"bytes=0-1,3-4", SILO_EINVAL},
+        {"bytes=0-1, 3-4", SILO_EINVAL},
+        {"bytes=", SILO_EINVAL},
+        {"bytes=-", SILO_EINVAL},
+        {"bytes=a-b", SILO_EINVAL},
+        {"bytes=--1", SILO_EINVAL},
+        {"bytes=1-2x", SILO_EINVAL},
+        {"items=0-1", SILO_EINVAL},
+        {"bytes 0-1", SILO_EINVAL},
+        {"", SILO_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct store_range r;
+        int rc = store_range_parse(cases[i].header, &r);
+        if (rc != cases[i].rc)
+            fail_msg("\"%s\": rc %d, want %d", cases[i].header, rc, cases[i].rc);
+        if (rc)
+            continue;
+        assert_int_equal(r.kind, cases[i].kind);
+        if (r.kind != STORE_RANGE_SUFFIX)
+            assert_true(r.first == cases[i].first);
+        if (r.kind == STORE_RANGE_SPAN)
+            assert_int_equal(r.last, cases[i].last);
+        if (r.kind == STORE_RANGE_SUFFIX)
+            assert_int_equal(r.suffix_len, cases[i].suffix);
+    }
+    struct store_range r;
+    assert_int_equal(store_range_parse(NULL, &r), SILO_EINVAL);
+}
+
+static void range_resolution(void **state)
+{
+    (void)state;
+    static const struct {
+        struct store_range range;
+        uint64_t size;
+        int rc;
+        uint64_t offset, length;
+    } cases[] = {
+        {{STORE_RANGE_NONE}, 10, 0, 0, 10},
+        {{STORE_RANGE_NONE}, 0, 0, 0, 0},
+        {{STORE_RANGE_SPAN, 2, 4}, 10, 0, 2, 3},
+        {{STORE_RANGE_SPAN, 2, 400}, 10, 0, 2, 8},
+        {{STORE_RANGE_SPAN, 10, 12}, 10, SILO_ERANGE},
+        {{STORE_RANGE_FROM, 9}, 10, 0, 9, 1},
+        {{STORE_RANGE_FROM, 10}, 10, SILO_ERANGE},
+        {{STORE_RANGE_FROM, 0}, 0, SILO_ERANGE},
+        {{STORE_RANGE_SUFFIX, 0, 0, 3}, 10, 0, 7, 3},
+        {{STORE_RANGE_SUFFIX, 0, 0, 30}, 10, 0, 0, 10},
+        {{STORE_RANGE_SUFFIX, 0, 0, 0}, 10, SILO_ERANGE},
+        {{STORE_RANGE_SUFFIX, 0, 0, 1}, 0, SILO_ERANGE},
+        {{STORE_RANGE_SPAN, 0, UINT64_MAX}, UINT64_MAX, 0, 0, UINT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t offset = 99, length = 99;
+        assert_int_equal(store_range_resolve(&cases[i].range, cases[i].size, &offset, &length), cases[i].rc);
+        if (cases[i].rc)
+            continue;
+        assert_true(offset == cases[i].offset);
+        assert_true(length == cases[i].length);
+    }
+    uint64_t offset, length;
+    assert_int_equal(store_range_resolve(NULL, 5, &offset, &length), 0);
+    assert_int_equal(length, 5);
+}
+
+static void key_rules(void **state)
+{
+    (void)state;
+    char max[STORE_KEY_MAX + 2];
+    memset(max, 'a', sizeof max);
+    max[STORE_KEY_MAX] = '\0';
+    assert_true(store_key_valid(max));
+    max[STORE_KEY_MAX] = 'a';
+    max[STORE_KEY_MAX + 1] = '\0';
+    assert_false(store_key_valid(max));
+    assert_false(store_key_valid(NULL));
+    assert_false(store_key_valid(""));
+    assert_true(store_key_valid("../x"));
+    assert_true(store_key_valid("\xe6\x97\xa5"));
+    assert_false(store_key_valid("\xe6\x97"));
+    assert_false(store_key_valid("\xc0\x80"));
+
+    static const struct {
+        const char *name;
+        bool ok;
+    } buckets[] = {
+        {"abc", true},
+        {"my-bucket.v2", true},
+        {"a1", false},
+        {"Abc", false},
+        {"a_b", false},
+        {"a..b", false},
+        {"a.-b", false},
+        {"a-.b", false},
+        {".ab", false},
+        {"ab-", false},
+        {"10.0.0.1", false},
+        {"10.0.0", true},
+        {"1234", true},
+        {"", false},
+        {"a23456789012345678901234567890123456789012345678901234567890123", true},
+        {"a234567890123456789012345678901234567890123456789012345678901234", false},
+    };
+    for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++)
+        if (store_bucket_name_valid(buckets[i].name) != buckets[i].ok)
+            fail_msg("bucket name \"%s\" should be %s", buckets[i].name, buckets[i].ok ? "valid" : "invalid");
+    assert_false(store_bucket_name_valid(NULL));
+}
+
+/* ---- fs: helpers ---- */
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    assert_non_null(p);
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static struct store *fs_open_at(const char *root)
+{
+    struct store_config cfg = {.name = "test", .driver = "fs", .root = root, .bucket = "bkt"};
+    struct store *st = NULL;
+    assert_int_equal(store_open(&cfg, &st), 0);
+    return st;
+}
+
+static size_t walk_count;
+
+static int count_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)sb;
+    (void)ftw;
+    walk_count += flag == FTW_F;
+    return 0;
+}
+
+static size_t count_files(const char *root, const char *sub)
+{
+    char *dir = path_join(root, sub);
+    walk_count = 0;
+    assert_int_equal(nftw(dir, count_file, 16, FTW_PHYS), 0);
+    free(dir);
+    return walk_count;
+}
+
+/* Runs sql on root's catalog (the store must be closed or tolerate it) and
+ * returns the first column of the first row as an integer, or -1. */
+static long long catalog_exec(const char *root, const char *sql)
+{
+    char *db_path = path_join(root, "catalog.db");
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long value = -1;
+
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    int rc = sqlite3_step(s);
+    assert_true(rc == SQLITE_ROW || rc == SQLITE_DONE);
+    if (rc == SQLITE_ROW)
+        value = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    free(db_path);
+    return value;
+}
+
+/* ---- fs: tests ---- */
+
+static void fs_open_and_config(void **state)
+{
+    (void)state;
+    char *root = path_join(base_dir, "open/nested/root");
+    char *file = path_join(base_dir, "a-file");
+    struct store_config cfg = {.name = "media",
+                               .driver = "fs",
+                               .root = root,
+                               .bucket = "media-bucket",
+                               .endpoint = {.url = "http://127.0.0.1:3334", .region = "us-east-1"}};
+    struct store *st = NULL;
+
+    assert_int_equal(store_open(&cfg, &st), 0);
+    assert_string_equal(store_name(st), "media");
+    assert_string_equal(store_default_bucket(st), "media-bucket");
+    assert_string_equal(store_endpoint(st)->url, "http://127.0.0.1:3334");
+    assert_int_equal(store_bucket_exists(st, "media-bucket"), 0);
+    struct store *again = NULL;
+    assert_int_equal(store_open(&cfg, &again), SILO_EUNAVAILABLE); /* root is locked */
+    assert_null(again);
+    store_close(st);
+    assert_int_equal(store_open(&cfg, &st), 0); /* default bucket already there */
+    store_close(st);
+
+    cfg.driver = "nope";
+    assert_int_equal(store_open(&cfg, &st), SILO_EINVAL);
+    cfg.driver = "fs";
+    cfg.bucket = "Bad_Bucket";
+    assert_int_equal(store_open(&cfg, &st), SILO_EINVAL);
+    cfg.bucket = NULL;
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    cfg.root = file;
+    assert_int_equal(store_open(&cfg, &st), SILO_EIO);
+    assert_null(st);
+    free(root);
+    free(file);
+}
+
+/* A child process begins two writes (one new key, one overwrite) and dies
+ * without committing or aborting. Their temporaries are invisible and
+ * removed at the next open; the old version survives. */
+static void fs_abandoned_writers_cleaned(void **state)
+{
+    (void)state;
+    char *root = path_join(base_dir, "crash");
+    struct store *st = fs_open_at(root);
+    assert_int_equal(store_put_bytes(st, "bkt", "kept", "old", 3, NULL, NULL), 0);
+    store_close(st);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store_config cfg = {.driver = "fs", .root = root};
+        struct store *child = NULL;
+        struct store_writer *a = NULL, *b = NULL;
+        static char chunk[100000];
+        int rc = store_open(&cfg, &child);
+        if (!rc)
+            rc = store_put_begin(child, "bkt", "ghost", NULL, &a);
+        if (!rc)
+            rc = store_put_write(a, chunk, sizeof chunk);
+        if (!rc)
+            rc = store_put_begin(child, "bkt", "kept", NULL, &b);
+        if (!rc)
+            rc = store_put_write(b, "new", 3);
+        _exit(rc ? 1 : 0); /* the crash: no commit, no abort, no close */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(count_files(root, "tmp"), 2);
+    assert_int_equal(catalog_exec(root, "SELECT count(*) FROM objects"), 1);
+
+    st = fs_open_at(root);
+    assert_int_equal(count_files(root, "tmp"), 0);
+    struct store_object_info info;
+    assert_int_equal(store_head(st, "bkt", "ghost", &info), SILO_ENOTFOUND);
+    char *data = NULL;
+    size_t len;
+    assert_int_equal(store_get_bytes(st, "bkt", "kept", 10, &data, &len), 0);
+    assert_string_equal(data, "old");
+    free(data);
+    assert_int_equal(count_files(root, "data"), 1);
+    store_close(st);
+    free(root);
+}
+
+/* A crash after rename but before the catalog commit leaves a file in data/
+ * that only `pending` names: no row sees it, and open removes it. */
+static void fs_journaled_orphan_removed(void **state)
+{
+    (void)state;
+    char *root = path_join(base_dir, "orphan");
+    const char *id = "ab0123456789abcdef0123456789abcd";
+    char *orphan = path_join(root, "data/ab/ab0123456789abcdef0123456789abcd");
+    struct store_list_result page;
+    struct store *st = fs_open_at(root);
+
+    assert_int_equal(store_put_bytes(st, "bkt", "live", "x", 1, NULL, NULL), 0);
+    store_close(st);
+    FILE *f = fopen(orphan, "w");
+    assert_non_null(f);
+    fputs("half-committed", f);
+    fclose(f);
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO pending(id, created) VALUES('%s', 0)", id);
+    catalog_exec(root, sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM objects WHERE id = '%s'", id);
+    assert_int_equal(catalog_exec(root, sql), 0); /* invisible: no row names it */
+    assert_int_equal(count_files(root, "data"), 2);
+
+    st = fs_open_at(root);
+    assert_int_equal(access(orphan, F_OK), -1);
+    assert_int_equal(count_files(root, "data"), 1);
+    assert_int_equal(catalog_exec(root, "SELECT count(*) FROM pending"), 0);
+    assert_int_equal(store_list(st, "bkt", NULL, &page), 0);
+    assert_int_equal(page.count, 1);
+    assert_string_equal(page.objects[0].key, "live");
+    store_list_result_free(&page);
+    store_close(st);
+    free(orphan);
+    free(root);
+}
+
+/* Overwrites and deletes leave exactly one file per live object. */
+static void fs_one_file_per_object(void **state)
+{
+    (void)state;
+    char *root = path_join(base_dir, "versions");
+    struct store *st = fs_open_at(root);
+    for (int i = 0; i < 5; i++) {
+        char body[24];
+        snprintf(body, sizeof body, "version %d", i);
+        assert_int_equal(store_put_bytes(st, "bkt", "k", body, strlen(body), NULL, NULL), 0);
+    }
+    assert_int_equal(store_put_bytes(st, "bkt", "other", "o", 1, NULL, NULL), 0);
+    assert_int_equal(count_files(root, "data"), 2);
+    assert_int_equal(store_delete(st, "bkt", "k"), 0);
+    assert_int_equal(count_files(root, "data"), 1);
+    assert_int_equal(count_files(root, "tmp"), 0);
+    assert_int_equal(catalog_exec(root, "SELECT count(*) FROM pending"), 0);
+
+    struct store_reader *r = NULL;
+    int fd;
+    off_t offset;
+    assert_int_equal(store_get(st, "bkt", "other", NULL, &r), 0);
+    assert_int_equal(store_reader_fd(r, &fd, &offset), 0); /* fs always has a file */
+    assert_int_equal(offset, 0);
+    /* An overwrite while a reader is open: the reader keeps the old bytes. */
+    assert_int_equal(store_put_bytes(st, "bkt", "other", "new", 3, NULL, NULL), 0);
+    char c = 0;
+    size_t n = 0;
+    assert_int_equal(store_reader_read(r, &c, 1, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(c, 'o');
+    store_reader_close(r);
+    store_close(st);
+    free(root);
+}
+
+static const char *layout_root;
+
+/* Everything under the root must be the catalog, tmp/, data/, data/xx or
+ * data/xx/<id of 32 hex digits starting with xx>. */
+static int check_layout_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    const char *rel = path + strlen(layout_root);
+    if (*rel == '/')
+        rel++;
+    if (*rel == '\0' || strcmp(rel, "tmp") == 0 || strcmp(rel, "data") == 0)
+        return 0;
+    if (strncmp(rel, "catalog.db", 10) == 0 && flag == FTW_F)
+        return 0;
+    if (strncmp(rel, "data/", 5) == 0 && strlen(rel) == 7 && flag == FTW_D)
+        return 0;
+    if (strncmp(rel, "data/", 5) == 0 && strlen(rel) == 8 + 32 && flag == FTW_F && rel[7] == '/' &&
+        strncmp(rel + 5, rel + 8, 2) == 0 && strspn(rel + 8, "0123456789abcdef") == 32)
+        return 0;
+    fprintf(stderr, "unexpected entry in the store root: %s\n", rel);
+    return 1;
+}
+
+static void fs_hostile_keys_stay_inside(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir();
+    char *root = path_join(dir, "store");
+    char long_key[STORE_KEY_MAX + 1];
+    const char *keys[] = {"../../escape",
+                          "../../../../../../tmp/silo-escape",
+                          "/etc/silo-escape",
+                          "%2e%2e/x",
+                          "..%2f..%2fx",
+                          "a",
+                          "a/b",
+                          "a/",
+                          "./.",
+                          "catalog.db",
+                          "tmp/../../x",
+                          long_key};
+    struct store *st = fs_open_at(root);
+
+    memset(long_key, '.', STORE_KEY_MAX);
+    long_key[STORE_KEY_MAX] = '\0';
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            assert_int_equal(store_put_bytes(st, "bkt", keys[i], "x", 1, NULL, NULL), 0);
+    assert_int_equal(store_delete(st, "bkt", "a/b"), 0);
+    layout_root = root;
+    assert_int_equal(nftw(root, check_layout_entry, 16, FTW_PHYS), 0);
+    assert_int_equal(count_files(root, "data"), sizeof keys / sizeof keys[0] - 1);
+    store_close(st);
+    assert_int_equal(nftw(root, check_layout_entry, 16, FTW_PHYS), 0);
+
+    /* The root's parent holds the root and nothing else. */
+    walk_count = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            assert_string_equal(e->d_name, "store");
+    closedir(d);
+    assert_int_equal(access("/tmp/silo-escape", F_OK), -1);
+    assert_int_equal(access("/etc/silo-escape", F_OK), -1);
+    unit_rmtree(dir);
+    free(root);
+    free(dir);
+}
+
+/* A catalog row whose id is not 32 hex digits never becomes a path. */
+static void fs_tampered_catalog_refused(void **state)
+{
+    (void)state;
+    char *root = path_join(base_dir, "tampered");
+    struct store *st = fs_open_at(root);
+    struct store_reader *r = NULL;
+    struct store_object_info info;
+
+    assert_int_equal(store_put_bytes(st, "bkt", "k", "x", 1, NULL, NULL), 0);
+    store_close(st);
+    catalog_exec(root, "UPDATE objects SET id = '../../../../../../etc/passwd'");
+    st = fs_open_at(root);
+    assert_int_equal(store_get(st, "bkt", "k", NULL, &r), SILO_EIO);
+    assert_int_equal(store_head(st, "bkt", "k", &info), SILO_EIO);
+    store_close(st);
+    free(root);
+}
+
+/* The resident set in KiB, from /proc/self/statm. */
+static long rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld %ld", &pages, &resident), 2);
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* 256 MiB streamed in 1 MiB chunks: the process must not grow with it. */
+static void fs_streaming_memory_is_flat(void **state)
+{
+    (void)state;
+    char *root = path_join(base_dir, "stream");
+    struct store *st = fs_open_at(root);
+    struct store_writer *w = NULL;
+    struct store_object_info info;
+    unsigned char *chunk = malloc(1 << 20);
+    const unsigned chunks = 256;
+
+    assert_non_null(chunk);
+    pattern_fill(9, 0, chunk, 1 << 20);
+    assert_int_equal(store_put_begin(st, "bkt", "big", NULL, &w), 0);
+    assert_int_equal(store_put_write(w, chunk, 1 << 20), 0);
+    long before = rss_kib();
+    int64_t start = time_monotonic_ms();
+    for (unsigned i = 1; i < chunks; i++)
+        assert_int_equal(store_put_write(w, chunk, 1 << 20), 0);
+    long growth = rss_kib() - before;
+    assert_int_equal(store_put_commit(w, &info), 0);
+    int64_t elapsed = time_monotonic_ms() - start;
+    print_message("streamed %u MiB in %lld ms; resident set grew %ld KiB\n", chunks, (long long)elapsed,
+                  growth);
+    assert_true(growth < 4 * 1024);
+    assert_int_equal(info.size, (uint64_t)chunks << 20);
+    store_object_info_clear(&info);
+    store_close(st);
+    free(chunk);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest pure_tests[] = {
+        cmocka_unit_test(range_parsing),
+        cmocka_unit_test(range_resolution),
+        cmocka_unit_test(key_rules),
+    };
+    const struct CMUnitTest fs_tests[] = {
+        cmocka_unit_test(fs_open_and_config),          cmocka_unit_test(fs_abandoned_writers_cleaned),
+        cmocka_unit_test(fs_journaled_orphan_removed), cmocka_unit_test(fs_one_file_per_object),
+        cmocka_unit_test(fs_hostile_keys_stay_inside), cmocka_unit_test(fs_tampered_catalog_refused),
+        cmocka_unit_test(fs_streaming_memory_is_flat),
+    };
+    int failed = 0;
+
+    base_dir = unit_tempdir();
+    char *suite_root = path_join(base_dir, "suite");
+    suite_config =
+        (struct store_config){.name = "default", .driver = "fs", .root = suite_root, .bucket = "silo"};
+
+    failed += cmocka_run_group_tests_name("store helpers", pure_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store suite (fs)", store_suite_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store fs", fs_tests, NULL, NULL);
+
+    unit_rmtree(base_dir);
+    free(suite_root);
+    free(base_dir);
+    return failed ? 1 : 0;
+}
