@@ -81,6 +81,8 @@ static const struct setting settings[] = {
      "seconds in-flight requests get to finish on SIGTERM"},
     {"presign-expiry", {"SILO_PRESIGN_EXPIRY"}, T_INT, F(presign_expiry), "3600", false,
      "default lifetime of presigned URLs, seconds"},
+    {"upload-url-expiry", {"SILO_UPLOAD_URL_EXPIRY"}, T_INT, F(upload_url_expiry), "900", false,
+     "lifetime of direct-upload grants (POST forms, PUT URLs), seconds"},
     {"recordings-window-days", {"SILO_RECORDINGS_WINDOW_DAYS"}, T_INT, F(recordings_window_days), "15", false,
      "days of recordings listed per user"},
     {"s3-cors-origins", {"SILO_S3_CORS_ORIGINS"}, T_STRING, F(s3_cors_origins), "*", false,
@@ -408,6 +410,11 @@ int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int 
     if (cfg->presign_expiry < 1 || cfg->presign_expiry > 604800) {
         snprintf(err, err_len, "invalid value %lld for setting 'presign-expiry': expected 1 to 604800 seconds",
                  (long long)cfg->presign_expiry);
+        return SILO_EINVAL;
+    }
+    if (cfg->upload_url_expiry < 1 || cfg->upload_url_expiry > 604800) {
+        snprintf(err, err_len, "invalid value %lld for setting 'upload-url-expiry': expected 1 to 604800 seconds",
+                 (long long)cfg->upload_url_expiry);
         return SILO_EINVAL;
     }
     if (cfg->idle_timeout < 1) {

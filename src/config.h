@@ -66,6 +66,7 @@ struct config {
     int64_t idle_timeout;      /* seconds a connection may stay silent */
     int64_t shutdown_timeout;  /* seconds in-flight requests get on SIGTERM */
     int64_t presign_expiry;    /* default presigned URL lifetime, seconds */
+    int64_t upload_url_expiry; /* lifetime of direct-upload grants, seconds */
     int64_t recordings_window_days;
     char *s3_cors_origins;       /* S3 endpoint: allowed browser origins ("*", list, "") */
     int64_t s3_multipart_expiry; /* S3 endpoint: seconds before an unfinished upload is removed */

@@ -17,6 +17,7 @@ struct route_group {
 static const struct route_group groups[] = {
     {api_health_routes, &api_health_route_count},
     {api_files_routes, &api_files_route_count},
+    {api_uploads_routes, &api_uploads_route_count},
 };
 
 static int method_not_allowed(struct http_request *req)

@@ -30,6 +30,10 @@ int api_json_body(struct http_request *req, json_t **out);
 extern const struct route api_health_routes[];
 extern const size_t api_health_route_count;
 
+/* Routes of seed 003's direct uploads (uploads.c). */
+extern const struct route api_uploads_routes[];
+extern const size_t api_uploads_route_count;
+
 /* Routes of seed 002's file service (files.c). */
 extern const struct route api_files_routes[];
 extern const size_t api_files_route_count;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/objects.h"
 #include "app.h"
 #include "http/multipart.h"
 #include "media/sniff.h"
@@ -34,138 +35,8 @@
 #include "util/timeutil.h"
 
 #define FIELD_MAX 1024
-#define NAME_MAX_LEN 128
 #define STAGING_PREFIX ".silo-staging/"
 #define LIST_DEFAULT 1000
-
-/* ---- shared checks ---- */
-
-/* A folder is one or more segments of [A-Za-z0-9._-], none "." or "..". */
-static bool folder_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > NAME_MAX_LEN || s[0] == '/' || s[n - 1] == '/')
-        return false;
-    const char *seg = s;
-    for (const char *p = s;; p++) {
-        if (*p == '/' || *p == '\0') {
-            size_t len = (size_t)(p - seg);
-            if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
-                return false;
-            if (*p == '\0')
-                return true;
-            seg = p + 1;
-        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                     *p == '.' || *p == '_' || *p == '-')) {
-            return false;
-        }
-    }
-}
-
-static bool id_valid(const char *s) { return folder_valid(s) && !strchr(s, '/'); }
-
-/* ".mp3" from "My Song.MP3": lowercase, 1..10 alphanumerics, else "". */
-static void safe_extension(const char *filename, char out[12])
-{
-    out[0] = '\0';
-    const char *base = filename ? strrchr(filename, '/') : NULL;
-    base = base ? base + 1 : filename;
-    const char *dot = base ? strrchr(base, '.') : NULL;
-    if (!dot || dot == base || strlen(dot + 1) == 0 || strlen(dot + 1) > 10)
-        return;
-    for (const char *p = dot + 1; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-            return;
-    size_t i = 0;
-    out[i++] = '.';
-    for (const char *p = dot + 1; *p; p++)
-        out[i++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    out[i] = '\0';
-}
-
-/* The file name with its directory part and control characters removed. */
-static char *sanitize_filename(struct arena *a, const char *filename)
-{
-    const char *base = filename;
-    for (const char *p = filename; *p; p++)
-        if (*p == '/' || *p == '\\')
-            base = p + 1;
-    char *out = arena_alloc(a, strlen(base) + 1);
-    if (!out)
-        return NULL;
-    size_t n = 0;
-    for (const char *p = base; *p && n < 255; p++)
-        if ((unsigned char)*p >= 0x20 && *p != 0x7f && *p != '"')
-            out[n++] = *p;
-    out[n] = '\0';
-    return n ? out : arena_strdup(a, "file");
-}
-
-/* Who owns key: the index row's owner, else the key's second segment. */
-static int owner_of(struct app *app, const char *bucket, const char *key, struct arena *a, const char **owner_out)
-{
-    struct db_object row;
-    int rc = db_object_get(app->db, bucket, key, &row);
-    if (rc == 0) {
-        *owner_out = row.owner ? arena_strdup(a, row.owner) : NULL;
-        db_object_clear(&row);
-        return 0;
-    }
-    if (rc != SILO_ENOTFOUND)
-        return rc;
-    const char *slash = strchr(key, '/');
-    const char *end = slash ? strchr(slash + 1, '/') : NULL;
-    *owner_out = end ? arena_strndup(a, slash + 1, (size_t)(end - slash - 1)) : NULL;
-    return SILO_ENOTFOUND;
-}
-
-/* Whether who may touch key: 0, SILO_EINVAL (not a valid key),
- * SILO_ENOTFOUND (neither the store nor the index has it) or
- * SILO_EFORBIDDEN (someone else's). info_out (may be NULL) gets the
- * object's info when allowed. Answers nothing. */
-static int key_access(struct http_request *req, const struct principal *who, const char *key,
-                      struct store_object_info *info_out)
-{
-    struct app *app = req->app;
-    struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
-    if (!store_key_valid(key))
-        return SILO_EINVAL;
-    const char *owner = NULL;
-    int rc = owner_of(app, bucket, key, req->arena, &owner);
-    if (rc && rc != SILO_ENOTFOUND)
-        return rc;
-    struct store_object_info info = {0};
-    rc = store_head(st, bucket, key, &info);
-    if (!rc && !who->admin && (!owner || strcmp(owner, who->sub) != 0))
-        rc = SILO_EFORBIDDEN;
-    if (!rc && info_out)
-        *info_out = info;
-    else
-        store_object_info_clear(&info);
-    return rc;
-}
-
-/* Answers a refusal from key_access; returns rc. */
-static int answer_refusal(struct http_request *req, int rc, const char *key)
-{
-    if (rc == SILO_EINVAL)
-        api_error(req, 400, "invalid key");
-    else if (rc == SILO_ENOTFOUND)
-        api_error(req, 404, "file not found: %s", key);
-    else if (rc == SILO_EFORBIDDEN)
-        api_error(req, 403, "this file belongs to another user");
-    else if (rc)
-        api_error(req, silo_http_status(rc), "%s", silo_strerror(rc));
-    return rc;
-}
-
-/* key_access, answering the request when access is refused. */
-static int authorize_key(struct http_request *req, const struct principal *who, const char *key,
-                         struct store_object_info *info_out)
-{
-    return answer_refusal(req, key_access(req, who, key, info_out), key);
-}
 
 static json_t *meta_object(const struct store_object_info *info)
 {
@@ -272,9 +143,9 @@ static int part_begin(void *arg, const struct multipart_part *part)
         return fail_upload(up, 400, "only one file per upload");
     up->have_file = true;
     up->in_file = true;
-    up->filename = sanitize_filename(req->arena, part->filename ? part->filename : "file");
+    up->filename = objects_clean_filename(req->arena, part->filename ? part->filename : "file");
     up->declared_type = arena_strdup(req->arena, part->content_type ? part->content_type : "");
-    safe_extension(up->filename, up->ext);
+    objects_extension(up->filename, up->ext);
     if (!up->filename || !up->declared_type || crypto_uuid4(up->uuid))
         return SILO_ENOMEM;
     /* Fields seen so far decide the key; if some may still come, stage. */
@@ -341,12 +212,12 @@ static int part_end(void *arg)
     if (!value)
         return SILO_ENOMEM;
     if (strcmp(up->field_name, "folder") == 0) {
-        if (!folder_valid(value))
+        if (!objects_folder_valid(value))
             return fail_upload(up, 400, "field 'folder' may hold only letters, digits, '.', '_', '-' and '/' "
                                         "between segments");
         up->folder = value;
     } else if (strcmp(up->field_name, "class_id") == 0) {
-        if (*value && !id_valid(value))
+        if (*value && !objects_id_valid(value))
             return fail_upload(up, 400, "field 'class_id' may hold only letters, digits, '.', '_' and '-'");
         up->class_id = *value ? value : NULL;
     }
@@ -397,18 +268,6 @@ static int upload_body(struct http_request *req, const char *data, size_t n)
     return 0;
 }
 
-static int record(struct app *app, const char *bucket, const struct store_object_info *info, const char *owner,
-                  json_t *meta)
-{
-    char *meta_text = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    struct db_object row = {.bucket = (char *)bucket, .key = info->key, .owner = (char *)owner,
-                            .size = (int64_t)info->size, .content_type = info->content_type,
-                            .etag = (char *)info->etag, .metadata = meta_text};
-    int rc = meta_text ? db_object_put(app->db, &row) : SILO_ENOMEM;
-    free(meta_text);
-    return rc;
-}
-
 static int upload_complete(struct http_request *req)
 {
     struct upload *up = req->handler_state;
@@ -445,7 +304,7 @@ static int upload_complete(struct http_request *req)
                                   "original_filename", up->filename, "content_type", content_type,
                                   "upload_timestamp", when);
     if (!rc)
-        rc = record(app, bucket, &info, up->who.sub, meta_json);
+        rc = objects_record(app, bucket, &info, up->who.sub, meta_json);
     if (rc) {
         store_delete(st, bucket, key);
         json_decref(meta_json);
@@ -563,7 +422,7 @@ static int file_url(struct http_request *req)
             return 0;
         }
     }
-    if (authorize_key(req, &who, key, NULL))
+    if (objects_authorize(req, &who, key, NULL))
         return 0;
     struct store *st = app_store(app, NULL);
     char *url = NULL;
@@ -587,7 +446,7 @@ static int file_metadata(struct http_request *req)
         return 0;
     const char *key = http_param(req, "key");
     struct store_object_info info;
-    if (authorize_key(req, &who, key, &info))
+    if (objects_authorize(req, &who, key, &info))
         return 0;
     char when[25];
     time_format_iso8601(info.last_modified, when);
@@ -606,9 +465,9 @@ static int file_exists(struct http_request *req)
     if (api_authenticate(req, &who))
         return 0;
     const char *key = http_param(req, "key");
-    int rc = key_access(req, &who, key, NULL);
+    int rc = objects_key_access(req, &who, key, NULL);
     if (rc && rc != SILO_ENOTFOUND) {
-        answer_refusal(req, rc, key);
+        objects_answer_refusal(req, rc, key);
         return 0;
     }
     http_respond_json(req, 200, json_pack("{s:s, s:b}", "key", key, "exists", rc == 0));
@@ -622,7 +481,7 @@ static int file_delete(struct http_request *req)
     if (api_authenticate(req, &who))
         return 0;
     const char *key = http_param(req, "key");
-    if (authorize_key(req, &who, key, NULL))
+    if (objects_authorize(req, &who, key, NULL))
         return 0;
     struct store *st = app_store(app, NULL);
     const char *bucket = store_default_bucket(st);

@@ -1,0 +1,151 @@
+/* objects.c: checks and index writes shared by the object routes; see
+ * objects.h. */
+#include "api/objects.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "util/error.h"
+
+/* A folder is one or more segments of [A-Za-z0-9._-], none "." or "..". */
+bool objects_folder_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > OBJECTS_NAME_MAX || s[0] == '/' || s[n - 1] == '/')
+        return false;
+    const char *seg = s;
+    for (const char *p = s;; p++) {
+        if (*p == '/' || *p == '\0') {
+            size_t len = (size_t)(p - seg);
+            if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+                return false;
+            if (*p == '\0')
+                return true;
+            seg = p + 1;
+        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                     *p == '.' || *p == '_' || *p == '-')) {
+            return false;
+        }
+    }
+}
+
+bool objects_id_valid(const char *s) { return objects_folder_valid(s) && !strchr(s, '/'); }
+
+/* ".mp3" from "My Song.MP3": lowercase, 1..10 alphanumerics, else "". */
+void objects_extension(const char *filename, char out[12])
+{
+    out[0] = '\0';
+    const char *base = filename ? strrchr(filename, '/') : NULL;
+    base = base ? base + 1 : filename;
+    const char *dot = base ? strrchr(base, '.') : NULL;
+    if (!dot || dot == base || strlen(dot + 1) == 0 || strlen(dot + 1) > 10)
+        return;
+    for (const char *p = dot + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return;
+    size_t i = 0;
+    out[i++] = '.';
+    for (const char *p = dot + 1; *p; p++)
+        out[i++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    out[i] = '\0';
+}
+
+/* The file name with its directory part and control characters removed. */
+char *objects_clean_filename(struct arena *a, const char *filename)
+{
+    const char *base = filename;
+    for (const char *p = filename; *p; p++)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    char *out = arena_alloc(a, strlen(base) + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = base; *p && n < 255; p++)
+        if ((unsigned char)*p >= 0x20 && *p != 0x7f && *p != '"')
+            out[n++] = *p;
+    out[n] = '\0';
+    return n ? out : arena_strdup(a, "file");
+}
+
+/* Who owns key: the index row's owner, else the key's second segment. */
+int objects_owner_of(struct app *app, const char *bucket, const char *key, struct arena *a, const char **owner_out)
+{
+    struct db_object row;
+    int rc = db_object_get(app->db, bucket, key, &row);
+    if (rc == 0) {
+        *owner_out = row.owner ? arena_strdup(a, row.owner) : NULL;
+        db_object_clear(&row);
+        return 0;
+    }
+    if (rc != SILO_ENOTFOUND)
+        return rc;
+    const char *slash = strchr(key, '/');
+    const char *end = slash ? strchr(slash + 1, '/') : NULL;
+    *owner_out = end ? arena_strndup(a, slash + 1, (size_t)(end - slash - 1)) : NULL;
+    return SILO_ENOTFOUND;
+}
+
+/* Whether who may touch key: 0, SILO_EINVAL (not a valid key),
+ * SILO_ENOTFOUND (neither the store nor the index has it) or
+ * SILO_EFORBIDDEN (someone else's). info_out (may be NULL) gets the
+ * object's info when allowed. Answers nothing. */
+int objects_key_access(struct http_request *req, const struct principal *who, const char *key,
+                      struct store_object_info *info_out)
+{
+    struct app *app = req->app;
+    struct store *st = app_store(app, NULL);
+    const char *bucket = store_default_bucket(st);
+    if (!store_key_valid(key))
+        return SILO_EINVAL;
+    const char *owner = NULL;
+    int rc = objects_owner_of(app, bucket, key, req->arena, &owner);
+    if (rc && rc != SILO_ENOTFOUND)
+        return rc;
+    struct store_object_info info = {0};
+    rc = store_head(st, bucket, key, &info);
+    if (!rc && !who->admin && (!owner || strcmp(owner, who->sub) != 0))
+        rc = SILO_EFORBIDDEN;
+    if (!rc && info_out)
+        *info_out = info;
+    else
+        store_object_info_clear(&info);
+    return rc;
+}
+
+/* Answers a refusal from key_access; returns rc. */
+int objects_answer_refusal(struct http_request *req, int rc, const char *key)
+{
+    if (rc == SILO_EINVAL)
+        api_error(req, 400, "invalid key");
+    else if (rc == SILO_ENOTFOUND)
+        api_error(req, 404, "file not found: %s", key);
+    else if (rc == SILO_EFORBIDDEN)
+        api_error(req, 403, "this file belongs to another user");
+    else if (rc)
+        api_error(req, silo_http_status(rc), "%s", silo_strerror(rc));
+    return rc;
+}
+
+/* key_access, answering the request when access is refused. */
+int objects_authorize(struct http_request *req, const struct principal *who, const char *key,
+                         struct store_object_info *info_out)
+{
+    return objects_answer_refusal(req, objects_key_access(req, who, key, info_out), key);
+}
+
+
+int objects_record(struct app *app, const char *bucket, const struct store_object_info *info, const char *owner,
+                  json_t *meta)
+{
+    char *meta_text = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    struct db_object row = {.bucket = (char *)bucket, .key = info->key, .owner = (char *)owner,
+                            .size = (int64_t)info->size, .content_type = info->content_type,
+                            .etag = (char *)info->etag, .metadata = meta_text};
+    int rc = meta_text ? db_object_put(app->db, &row) : SILO_ENOMEM;
+    free(meta_text);
+    return rc;
+}
+
