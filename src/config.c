@@ -321,10 +321,23 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     return rc;
 }
 
+static int load_sources(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out, char *err,
+                        size_t err_len);
+
 int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out, char *err,
                 size_t err_len)
 {
     memset(cfg, 0, sizeof *cfg);
+    int rc = load_sources(cfg, argc, argv, rest_out, rest_count_out, err, err_len);
+    if (rc)
+        config_free(cfg);
+    return rc;
+}
+
+/* Fills cfg in order of precedence; on error cfg may be partly filled. */
+static int load_sources(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out, char *err,
+                        size_t err_len)
+{
     int rc = 0;
     for (size_t i = 0; i < SETTING_COUNT && !rc; i++)
         rc = apply(cfg, &settings[i], settings[i].fallback, "default", err, err_len);

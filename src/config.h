@@ -76,9 +76,10 @@ struct config {
 
 /* Fills cfg from defaults, file, environment and argv (argv[0] is the first
  * flag, not the program name). Unknown flags and bad values are errors: the
- * message, naming the setting, goes to err (size err_len) and the result is
- * SILO_EINVAL. Positional arguments (not starting with "--") are returned in
- * rest_out/rest_count_out (borrowed from argv); pass NULL to refuse them. */
+ * message, naming the setting, goes to err (size err_len), the result is
+ * SILO_EINVAL and cfg is left empty (nothing to free). Positional arguments
+ * (not starting with "--") are returned in rest_out/rest_count_out
+ * (borrowed from argv); pass NULL to refuse them. */
 int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out,
                 char *err, size_t err_len);
 

@@ -228,9 +228,22 @@ static void fs_open_and_config(void **state)
     assert_string_equal(store_default_bucket(st), "media-bucket");
     assert_string_equal(store_endpoint(st)->url, "http://127.0.0.1:3334");
     assert_int_equal(store_bucket_exists(st, "media-bucket"), 0);
+    /* A second opener (a `silo` command beside a running server) shares the
+     * store: it sees the same objects and does not clean up under the first. */
+    assert_int_equal(store_put_bytes(st, "media-bucket", "shared", "x", 1, NULL, NULL), 0);
+    struct store_writer *pending_write = NULL;
+    assert_int_equal(store_put_begin(st, "media-bucket", "in-flight", NULL, &pending_write), 0);
+    assert_int_equal(store_put_write(pending_write, "abc", 3), 0);
     struct store *again = NULL;
-    assert_int_equal(store_open(&cfg, &again), SILO_EUNAVAILABLE); /* root is locked */
-    assert_null(again);
+    assert_int_equal(store_open(&cfg, &again), 0);
+    struct store_object_info info = {0};
+    assert_int_equal(store_head(again, "media-bucket", "shared", &info), 0);
+    store_object_info_clear(&info);
+    store_close(again);
+    assert_int_equal(store_put_commit(pending_write, NULL), 0); /* its temporary survived */
+    assert_int_equal(store_head(st, "media-bucket", "in-flight", &info), 0);
+    assert_int_equal((int)info.size, 3);
+    store_object_info_clear(&info);
     store_close(st);
     assert_int_equal(store_open(&cfg, &st), 0); /* default bucket already there */
     store_close(st);
