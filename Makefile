@@ -63,6 +63,10 @@ $(BUILD)/fuzz/bin/%: tests/fuzz/%.c $(BUILD)/fuzz/libsilo.a
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(BUILD)/fuzz/libsilo.a $(LIBS) -o $@
 
+$(BUILD)/bench/%: bench/%.c $(BUILD)/release/libsilo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(RELEASE_CFLAGS) $< $(BUILD)/release/libsilo.a $(LIBS) -o $@
+
 asan: $(BUILD)/asan/silo
 unit: $(UNIT_BINS)
 

@@ -110,48 +110,61 @@ int base64_decode(struct buf *out, const char *in, size_t n)
 
 int percent_decode(struct buf *out, const char *in, size_t n, bool plus_is_space)
 {
+    size_t run = 0; /* start of the bytes copied as they are */
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
+        char c = in[i];
+        if (c != '%' && !(c == '+' && plus_is_space) && c != '\0')
+            continue;
+        int rc = buf_append(out, in + run, i - run);
+        if (rc)
+            return rc;
+        unsigned char decoded = ' ';
         if (c == '%') {
             if (i + 2 >= n)
                 return SILO_EINVAL;
             int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return SILO_EINVAL;
-            c = (unsigned char)(hi << 4 | lo);
+            decoded = (unsigned char)(hi << 4 | lo);
             i += 2;
-        } else if (c == '+' && plus_is_space) {
-            c = ' ';
         }
-        if (c == '\0')
+        if (c == '\0' || decoded == '\0')
             return SILO_EINVAL;
-        int rc = buf_append(out, &c, 1);
+        rc = buf_append(out, &decoded, 1);
         if (rc)
             return rc;
+        run = i + 1;
     }
-    if (!out->data)
-        return buf_append(out, "", 0);
-    return 0;
+    int rc = buf_append(out, in + run, n - run);
+    if (!rc && !out->data)
+        rc = buf_append(out, "", 0);
+    return rc;
+}
+
+static bool unreserved(unsigned char c, bool keep_slash)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~' || (c == '/' && keep_slash);
 }
 
 int uri_encode(struct buf *out, const char *in, size_t n, bool keep_slash)
 {
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        int rc;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_' || c == '~' || (c == '/' && keep_slash)) {
-            rc = buf_append(out, &c, 1);
-        } else {
-            char esc[3] = {'%', "0123456789ABCDEF"[c >> 4], "0123456789ABCDEF"[c & 15]};
-            rc = buf_append(out, esc, 3);
-        }
+        if (unreserved(c, keep_slash))
+            continue;
+        char esc[3] = {'%', "0123456789ABCDEF"[c >> 4], "0123456789ABCDEF"[c & 15]};
+        int rc = buf_append(out, in + run, i - run);
+        rc = rc ? rc : buf_append(out, esc, 3);
         if (rc)
             return rc;
+        run = i + 1;
     }
-    if (!out->data)
-        return buf_append(out, "", 0);
-    return 0;
+    int rc = buf_append(out, in + run, n - run);
+    if (!rc && !out->data)
+        rc = buf_append(out, "", 0);
+    return rc;
 }
 
 bool utf8_valid(const char *str, size_t n)
