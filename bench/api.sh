@@ -34,6 +34,6 @@ token=$("$SILO" token --sub bench --data "$SILO_DIR/data")
 start=$(date +%s.%N)
 curl -sf -o /dev/null -H "Authorization: Bearer $token" -F "file=@$work/big.wav;type=audio/wav" "$SILO_API/api/v1/s3/upload"
 end=$(date +%s.%N)
-echo "upload: $mib MiB in $(echo "$end - $start" | bc) s"
+awk -v a="$start" -v b="$end" -v m="$mib" 'BEGIN {printf "upload: %d MiB in %.2f s\n", m, b - a}'
 silo_stop
 rm -rf "$work"

@@ -49,6 +49,8 @@ void xml_text(struct xml_writer *w, const char *name, const char *text);
  * S3's encoding-type=url. */
 void xml_key(struct xml_writer *w, const char *name, const char *text, bool url_encode);
 void xml_textf(struct xml_writer *w, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Appends markup as it is (trusted, constant text only). */
+void xml_raw(struct xml_writer *w, const char *markup);
 /* Closes root; returns the first error of the whole document or 0. */
 int xml_end(struct xml_writer *w, const char *root);
 
