@@ -84,7 +84,9 @@ static const struct setting settings[] = {
     {"upload-url-expiry", {"SILO_UPLOAD_URL_EXPIRY"}, T_INT, F(upload_url_expiry), "900", false,
      "lifetime of direct-upload grants (POST forms, PUT URLs), seconds"},
     {"recordings-window-days", {"SILO_RECORDINGS_WINDOW_DAYS"}, T_INT, F(recordings_window_days), "15", false,
-     "days of recordings listed per user"},
+     "days of recordings listed per user (0: no window)"},
+    {"recordings-retention-days", {"SILO_RECORDINGS_RETENTION_DAYS"}, T_INT, F(recordings_retention_days), "0",
+     false, "delete recordings older than this many days, checked hourly by serve (0: keep forever)"},
     {"s3-cors-origins", {"SILO_S3_CORS_ORIGINS"}, T_STRING, F(s3_cors_origins), "*", false,
      "origins browsers may call the S3 endpoint from: comma-separated, '*' for any, empty for none"},
     {"s3-multipart-expiry", {"SILO_S3_MULTIPART_EXPIRY"}, T_INT, F(s3_multipart_expiry), "604800", false,
@@ -127,6 +129,8 @@ static int parse_bool(const char *v, bool *out)
 static int parse_int(const char *v, bool size_suffix, int64_t *out)
 {
     char *end;
+    if (*v < '0' || *v > '9') /* no sign, no leading space */
+        return SILO_EINVAL;
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (end == v || errno || n < 0)
@@ -162,9 +166,13 @@ int config_parse_addr(const char *addr, char **host_out, int *port_out)
         return SILO_EINVAL;
     const char *host = addr;
     size_t host_len = (size_t)(colon - addr);
-    if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
+    if (host[0] == '[') {
+        if (host_len < 3 || host[host_len - 1] != ']')
+            return SILO_EINVAL;
         host++;
         host_len -= 2;
+    } else if (memchr(host, ':', host_len)) {
+        return SILO_EINVAL; /* an IPv6 address needs brackets: [::1]:80 */
     }
     char *h = strndup(host, host_len);
     if (!h)
@@ -248,6 +256,22 @@ static int store_section_set(struct config_store *st, const char *key, const cha
     return SILO_EINVAL;
 }
 
+/* Parses exactly "[store NAME]" (nothing after the bracket) into name. */
+static bool store_header(const char *line, char *name, size_t size)
+{
+    if (strncmp(line, "[store ", 7) != 0)
+        return false;
+    const char *p = line + 7;
+    size_t n = 0;
+    while ((isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '-') && n + 1 < size)
+        n++;
+    if (n == 0 || p[n] != ']' || p[n + 1] != '\0')
+        return false;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    return true;
+}
+
 /* Reads "key = value" lines; '#' starts a comment; "[store NAME]" opens a
  * named store section that lasts until the next section. */
 static int load_file(struct config *cfg, const char *path, char *err, size_t err_len)
@@ -272,9 +296,18 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
         *end = '\0';
         if (*start == '[') {
             char name[128];
-            if (sscanf(start, "[store %127[A-Za-z0-9_-]]", name) != 1 || cfg->store_count >= CONFIG_MAX_STORES) {
-                snprintf(err, err_len, "%s:%d: expected [store NAME] (at most %d stores)", path, lineno,
-                         CONFIG_MAX_STORES);
+            if (!store_header(start, name, sizeof name) || cfg->store_count >= CONFIG_MAX_STORES) {
+                snprintf(err, err_len, "%s:%d: expected [store NAME] with NAME of letters, digits, '_', '-' "
+                         "(at most %d stores)", path, lineno, CONFIG_MAX_STORES);
+                rc = SILO_EINVAL;
+                break;
+            }
+            bool taken = strcmp(name, "default") == 0;
+            for (size_t i = 0; i < cfg->store_count; i++)
+                taken |= strcmp(cfg->stores[i].name, name) == 0;
+            if (taken) {
+                snprintf(err, err_len, "%s:%d: store '%s' is defined twice (or is the reserved name 'default')",
+                         path, lineno, name);
                 rc = SILO_EINVAL;
                 break;
             }

@@ -15,12 +15,14 @@
 #include "util/encoding.h"
 #include "util/error.h"
 
+/* Decodes member name into out, which is initialised whatever happens so
+ * the caller can always free it. */
 static int decode_member(const json_t *jwk, const char *name, struct buf *out)
 {
+    buf_init(out, 4096);
     const char *v = json_string_value(json_object_get(jwk, name));
     if (!v)
         return SILO_EINVAL;
-    buf_init(out, 4096);
     return base64_decode(out, v, strlen(v));
 }
 

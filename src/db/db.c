@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/error.h"
 #include "util/timeutil.h"
@@ -65,19 +66,25 @@ int db_exec(struct db *db, enum db_query q, const struct db_value *params, size_
     return db->ops->exec(db->ctx, q, params, nparams, fn, arg, changes_out);
 }
 
+#define TRANSACTION_ATTEMPTS 5
+
 int db_transaction(struct db *db, int (*fn)(struct db *db, void *arg), void *arg)
 {
-    int rc = db->ops->begin(db->ctx);
-    if (rc)
-        return rc;
-    rc = fn(db, arg);
-    if (rc) {
-        db->ops->rollback(db->ctx);
-        return rc;
+    int rc = 0;
+    for (int attempt = 0; attempt < TRANSACTION_ATTEMPTS; attempt++) {
+        if (attempt)
+            usleep((useconds_t)(10000 << attempt)); /* 20, 40, 80, 160 ms */
+        rc = db->ops->begin(db->ctx);
+        if (!rc) {
+            rc = fn(db, arg);
+            if (!rc)
+                rc = db->ops->commit(db->ctx);
+            if (rc)
+                db->ops->rollback(db->ctx);
+        }
+        if (rc != SILO_EUNAVAILABLE) /* only a busy database is worth another try */
+            break;
     }
-    rc = db->ops->commit(db->ctx);
-    if (rc)
-        db->ops->rollback(db->ctx);
     return rc;
 }
 

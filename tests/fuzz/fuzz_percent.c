@@ -101,8 +101,8 @@ static bool ref_utf8(const uint8_t *s, size_t n)
 
 static bool unreserved(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static void check_percent_decode(const uint8_t *data, size_t size, uint8_t *ref)
@@ -208,7 +208,8 @@ static void check_hex(const uint8_t *data, size_t size)
     if (!hex || !back)
         abort();
     hex_encode(data, size, hex);
-    if (strlen(hex) != 2 * size || hex_decode(hex, 2 * size, back, size) != 0 || memcmp(back, data, size) != 0)
+    if (strlen(hex) != 2 * size || hex_decode(hex, 2 * size, back, size) != 0 ||
+        memcmp(back, data, size) != 0)
         abort();
     /* arbitrary text as hex */
     if (size % 2 == 0) {

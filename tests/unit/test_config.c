@@ -18,16 +18,51 @@ extern char **environ;
 
 /* Every variable of the settings[] table in src/config.c. */
 static const char *const known_env[] = {
-    "SILO_LISTEN",         "SILO_S3_LISTEN",        "SILO_DATA",           "AWS_S3_BUCKET",
-    "AWS_S3_BUCKET_NAME",  "SILO_BUCKET",           "AWS_REGION",          "AWS_DEFAULT_REGION",
-    "SILO_STORE",          "AWS_S3_ENDPOINT_URL",   "SILO_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",   "AWS_S3_USE_SSL",      "AWS_S3_VERIFY_SSL",
-    "SILO_S3_PATH_STYLE",  "SILO_S3_ACCESS_KEY",    "SILO_S3_SECRET_KEY",  "SILO_PUBLIC_URL",
-    "SILO_S3_PUBLIC_URL",  "DATABASE_URL",          "SILO_DB",             "SILO_JWT_SECRET",
-    "JWT_SECRET",          "SILO_JWT_ISSUER",       "AUTH0_ISSUER",        "SILO_JWT_AUDIENCE",
-    "AUTH0_AUDIENCE",      "SILO_JWKS",             "DEBUG",               "SILO_DEBUG",
-    "SILO_THREADS",        "SILO_MAX_HEADER_SIZE",  "SILO_MAX_BODY_SIZE",  "SILO_MAX_UPLOAD_SIZE",
-    "SILO_IDLE_TIMEOUT",   "SILO_SHUTDOWN_TIMEOUT", "SILO_PRESIGN_EXPIRY", "SILO_RECORDINGS_WINDOW_DAYS",
+    "SILO_LISTEN",
+    "SILO_S3_LISTEN",
+    "SILO_DATA",
+    "AWS_S3_BUCKET",
+    "AWS_S3_BUCKET_NAME",
+    "SILO_BUCKET",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "SILO_STORE",
+    "AWS_S3_ENDPOINT_URL",
+    "SILO_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_S3_USE_SSL",
+    "AWS_S3_VERIFY_SSL",
+    "SILO_S3_PATH_STYLE",
+    "SILO_S3_ACCESS_KEY",
+    "SILO_S3_SECRET_KEY",
+    "SILO_PUBLIC_URL",
+    "SILO_S3_PUBLIC_URL",
+    "DATABASE_URL",
+    "SILO_DB",
+    "SILO_JWT_SECRET",
+    "JWT_SECRET",
+    "SILO_JWT_ISSUER",
+    "AUTH0_ISSUER",
+    "SILO_JWT_AUDIENCE",
+    "AUTH0_AUDIENCE",
+    "SILO_JWKS",
+    "DEBUG",
+    "SILO_DEBUG",
+    "SILO_THREADS",
+    "SILO_MAX_HEADER_SIZE",
+    "SILO_MAX_BODY_SIZE",
+    "SILO_MAX_UPLOAD_SIZE",
+    "SILO_UPLOAD_TYPES",
+    "SILO_IDLE_TIMEOUT",
+    "SILO_SHUTDOWN_TIMEOUT",
+    "SILO_PRESIGN_EXPIRY",
+    "SILO_UPLOAD_URL_EXPIRY",
+    "SILO_RECORDINGS_WINDOW_DAYS",
+    "SILO_RECORDINGS_RETENTION_DAYS",
+    "SILO_S3_CORS_ORIGINS",
+    "SILO_S3_MULTIPART_EXPIRY",
     "SILO_CONFIG",
 };
 
@@ -229,12 +264,14 @@ static void run_load_cases(const struct load_case *cases, size_t n)
                 if (strcmp(got, want) != 0)
                     snprintf(why, sizeof why, "%s: expected '%s', got '%s'", c->want[w].setting, want, got);
             }
+        } else if (cfg.listen || cfg.bucket || cfg.store_count) {
+            snprintf(why, sizeof why, "cfg not left empty after an error (%s)", err);
         } else {
             for (size_t k = 0; k < 3 && c->err_has[k] && !why[0]; k++)
                 if (!strstr(err, c->err_has[k]))
                     snprintf(why, sizeof why, "message '%s' lacks '%s'", err, c->err_has[k]);
         }
-        config_free(&cfg);
+        config_free(&cfg); /* after an error: empty, and freeing it again is harmless */
         files_remove(&fs);
         clean_environment();
         if (why[0])
@@ -249,13 +286,19 @@ static void defaults(void **state)
 {
     (void)state;
     static const struct load_case cases[] = {
-        {.want = {{"listen", "127.0.0.1:3333"}, {"s3-listen", "127.0.0.1:3334"}, {"data", "./silo-data"},
+        {.want = {{"listen", "127.0.0.1:3333"},
+                  {"s3-listen", "127.0.0.1:3334"},
+                  {"data", "./silo-data"},
                   {"bucket", "media"}}},
         {.want = {{"region", "us-east-1"}, {"store", "fs"}, {"endpoint-url", ""}, {"db", ""}}},
         {.want = {{"use-ssl", "true"}, {"verify-ssl", "true"}, {"path-style", "false"}, {"debug", "false"}}},
-        {.want = {{"threads", "16"}, {"max-header-size", "16384"}, {"max-body-size", "1048576"},
+        {.want = {{"threads", "16"},
+                  {"max-header-size", "16384"},
+                  {"max-body-size", "1048576"},
                   {"max-upload-size", "5368709120"}}},
-        {.want = {{"idle-timeout", "30"}, {"shutdown-timeout", "20"}, {"presign-expiry", "3600"},
+        {.want = {{"idle-timeout", "30"},
+                  {"shutdown-timeout", "20"},
+                  {"presign-expiry", "3600"},
                   {"recordings-window-days", "15"}}},
         {.want = {{"jwt-secret", ""}, {"jwt-issuer", ""}, {"jwt-audience", ""}, {"config", ""}}},
     };
@@ -275,7 +318,8 @@ static void environment_names(void **state)
         {.env = {"AWS_S3_BUCKET=b1"}, .want = {{"bucket", "b1"}}},
         {.env = {"AWS_S3_BUCKET_NAME=b2"}, .want = {{"bucket", "b2"}}},
         {.env = {"SILO_BUCKET=b3"}, .want = {{"bucket", "b3"}}},
-        {.env = {"AWS_S3_BUCKET_NAME=b2", "AWS_S3_BUCKET=b1"}, .want = {{"bucket", "b1"}}}, /* first name wins */
+        {.env = {"AWS_S3_BUCKET_NAME=b2", "AWS_S3_BUCKET=b1"},
+         .want = {{"bucket", "b1"}}}, /* first name wins */
         {.env = {"AWS_S3_BUCKET=", "AWS_S3_BUCKET_NAME=b2"}, .want = {{"bucket", "b2"}}}, /* empty is unset */
         {.env = {"AWS_S3_BUCKET="}, .want = {{"bucket", "media"}}},
         {.env = {"AWS_REGION=eu-west-1"}, .want = {{"region", "eu-west-1"}}},
@@ -327,7 +371,8 @@ static void flags(void **state)
         {.argv = {"--data", "/srv/silo", "--bucket", "b"}, .want = {{"data", "/srv/silo"}, {"bucket", "b"}}},
         {.argv = {"--debug"}, .want = {{"debug", "true"}}},
         {.argv = {"--debug=false"}, .want = {{"debug", "false"}}},
-        {.argv = {"--path-style", "--verify-ssl=no"}, .want = {{"path-style", "true"}, {"verify-ssl", "false"}}},
+        {.argv = {"--path-style", "--verify-ssl=no"},
+         .want = {{"path-style", "true"}, {"verify-ssl", "false"}}},
         {.argv = {"--threads", "1"}, .want = {{"threads", "1"}}},
         {.argv = {"--threads", "1024"}, .want = {{"threads", "1024"}}},
         {.argv = {"--presign-expiry", "604800"}, .want = {{"presign-expiry", "604800"}}},
@@ -372,25 +417,40 @@ static void precedence(void **state)
                                "debug = true\n";
     static const struct load_case cases[] = {
         /* file over defaults, through SILO_CONFIG, --config and --config= */
-        {.env = {"SILO_CONFIG=@A"}, .file_a = file,
-         .want = {{"bucket", "file-bucket"}, {"region", "file-region"}, {"threads", "8"},
+        {.env = {"SILO_CONFIG=@A"},
+         .file_a = file,
+         .want = {{"bucket", "file-bucket"},
+                  {"region", "file-region"},
+                  {"threads", "8"},
                   {"max-upload-size", "1073741824"}}},
-        {.file_a = file, .argv = {"--config", "@A"},
-         .want = {{"bucket", "file-bucket"}, {"listen", "127.0.0.1:4000"}, {"debug", "true"}, {"config", "@A"}}},
-        {.file_a = file, .argv = {"--config=@A"}, .want = {{"bucket", "file-bucket"}, {"region", "file-region"}}},
+        {.file_a = file,
+         .argv = {"--config", "@A"},
+         .want =
+             {{"bucket", "file-bucket"}, {"listen", "127.0.0.1:4000"}, {"debug", "true"}, {"config", "@A"}}},
+        {.file_a = file,
+         .argv = {"--config=@A"},
+         .want = {{"bucket", "file-bucket"}, {"region", "file-region"}}},
         /* environment over file */
-        {.env = {"SILO_CONFIG=@A", "AWS_S3_BUCKET=env-bucket", "DEBUG=false"}, .file_a = file,
+        {.env = {"SILO_CONFIG=@A", "AWS_S3_BUCKET=env-bucket", "DEBUG=false"},
+         .file_a = file,
          .want = {{"bucket", "env-bucket"}, {"region", "file-region"}, {"debug", "false"}}},
         /* flags over environment over file */
-        {.env = {"SILO_CONFIG=@A", "AWS_S3_BUCKET=env-bucket", "SILO_THREADS=12"}, .file_a = file,
+        {.env = {"SILO_CONFIG=@A", "AWS_S3_BUCKET=env-bucket", "SILO_THREADS=12"},
+         .file_a = file,
          .argv = {"--bucket", "flag-bucket", "--region=flag-region"},
-         .want = {{"bucket", "flag-bucket"}, {"region", "flag-region"}, {"threads", "12"},
+         .want = {{"bucket", "flag-bucket"},
+                  {"region", "flag-region"},
+                  {"threads", "12"},
                   {"listen", "127.0.0.1:4000"}}},
         /* --config beats SILO_CONFIG; only one file is read */
-        {.env = {"SILO_CONFIG=@A"}, .file_a = file, .file_b = "region = b-region\n", .argv = {"--config", "@B"},
+        {.env = {"SILO_CONFIG=@A"},
+         .file_a = file,
+         .file_b = "region = b-region\n",
+         .argv = {"--config", "@B"},
          .want = {{"region", "b-region"}, {"bucket", "media"}, {"threads", "16"}}},
         /* a flag written before --config still wins over the file */
-        {.file_a = file, .argv = {"--bucket", "early-flag", "--config", "@A"},
+        {.file_a = file,
+         .argv = {"--bucket", "early-flag", "--config", "@A"},
          .want = {{"bucket", "early-flag"}, {"region", "file-region"}}},
         /* an empty SILO_CONFIG means no file */
         {.env = {"SILO_CONFIG="}, .want = {{"bucket", "media"}}},
@@ -451,7 +511,9 @@ static void bad_values_name_the_setting(void **state)
 {
     (void)state;
     static const struct load_case cases[] = {
-        {.argv = {"--listen", "nonsense"}, .rc = SILO_EINVAL, .err_has = {"'listen'", "nonsense", "--listen"}},
+        {.argv = {"--listen", "nonsense"},
+         .rc = SILO_EINVAL,
+         .err_has = {"'listen'", "nonsense", "--listen"}},
         {.argv = {"--listen", "off"}, .rc = SILO_EINVAL, .err_has = {"'listen'"}},
         {.argv = {"--listen="}, .rc = SILO_EINVAL, .err_has = {"'listen'"}},
         {.argv = {"--listen", "host:99999"}, .rc = SILO_EINVAL, .err_has = {"'listen'"}},
@@ -488,22 +550,35 @@ static void bad_values_name_the_setting(void **state)
         {.argv = {"--config"}, .rc = SILO_EINVAL, .err_has = {"--config", "value"}},
         {.argv = {"serve"}, .rc = SILO_EINVAL, .err_has = {"serve"}}, /* positional refused */
         /* config files: the file and line are named */
-        {.argv = {"--config", "@A"}, .file_a = "bucket = b\nthreads = lots\n", .rc = SILO_EINVAL,
+        {.argv = {"--config", "@A"},
+         .file_a = "bucket = b\nthreads = lots\n",
+         .rc = SILO_EINVAL,
          .err_has = {"'threads'", ":2", "lots"}},
-        {.argv = {"--config", "@A"}, .file_a = "nonsense-key = 1\n", .rc = SILO_EINVAL,
+        {.argv = {"--config", "@A"},
+         .file_a = "nonsense-key = 1\n",
+         .rc = SILO_EINVAL,
          .err_has = {"nonsense-key", ":1"}},
         {.argv = {"--config", "@A"}, .file_a = "just some words\n", .rc = SILO_EINVAL, .err_has = {":1"}},
         {.argv = {"--config", "@A"}, .file_a = "[bucket main]\n", .rc = SILO_EINVAL, .err_has = {":1"}},
-        {.argv = {"--config", "@A"}, .file_a = "[store r2]\nflavour = mint\n", .rc = SILO_EINVAL,
+        {.argv = {"--config", "@A"},
+         .file_a = "[store r2]\nflavour = mint\n",
+         .rc = SILO_EINVAL,
          .err_has = {"flavour", "r2", ":2"}},
-        {.argv = {"--config", "@A"}, .file_a = "[store r2]\npath-style = sometimes\n", .rc = SILO_EINVAL,
+        {.argv = {"--config", "@A"},
+         .file_a = "[store r2]\npath-style = sometimes\n",
+         .rc = SILO_EINVAL,
          .err_has = {"path-style", ":2"}},
         {.argv = {"--config", "@A"},
          .file_a = "[store s1]\n[store s2]\n[store s3]\n[store s4]\n[store s5]\n[store s6]\n[store s7]\n"
                    "[store s8]\n[store s9]\n",
-         .rc = SILO_EINVAL, .err_has = {":9"}},
-        {.argv = {"--config", "/nonexistent/silo.conf"}, .rc = SILO_EINVAL, .err_has = {"/nonexistent/silo.conf"}},
-        {.env = {"SILO_CONFIG=/nonexistent/silo.conf"}, .rc = SILO_EINVAL, .err_has = {"/nonexistent/silo.conf"}},
+         .rc = SILO_EINVAL,
+         .err_has = {":9"}},
+        {.argv = {"--config", "/nonexistent/silo.conf"},
+         .rc = SILO_EINVAL,
+         .err_has = {"/nonexistent/silo.conf"}},
+        {.env = {"SILO_CONFIG=/nonexistent/silo.conf"},
+         .rc = SILO_EINVAL,
+         .err_has = {"/nonexistent/silo.conf"}},
     };
     RUN(cases);
 }
@@ -515,13 +590,21 @@ static void malformed_store_headers(void **state)
 {
     (void)state;
     static const struct load_case cases[] = {
-        {.argv = {"--config", "@A"}, .file_a = "[store r2\nbucket = x\n", .rc = SILO_EINVAL, .err_has = {":1"}},
-        {.argv = {"--config", "@A"}, .file_a = "[store a b]\nbucket = x\n", .rc = SILO_EINVAL, .err_has = {":1"}},
+        {.argv = {"--config", "@A"},
+         .file_a = "[store r2\nbucket = x\n",
+         .rc = SILO_EINVAL,
+         .err_has = {":1"}},
+        {.argv = {"--config", "@A"},
+         .file_a = "[store a b]\nbucket = x\n",
+         .rc = SILO_EINVAL,
+         .err_has = {":1"}},
         {.argv = {"--config", "@A"}, .file_a = "[store r2] extra\n", .rc = SILO_EINVAL, .err_has = {":1"}},
         {.argv = {"--config", "@A"}, .file_a = "[store ]\n", .rc = SILO_EINVAL, .err_has = {":1"}},
         /* two sections of one name: which one a route means would be a guess */
-        {.argv = {"--config", "@A"}, .file_a = "[store r2]\nbucket = a\n[store r2]\nbucket = b\n",
-         .rc = SILO_EINVAL, .err_has = {":3", "r2"}},
+        {.argv = {"--config", "@A"},
+         .file_a = "[store r2]\nbucket = a\n[store r2]\nbucket = b\n",
+         .rc = SILO_EINVAL,
+         .err_has = {":3", "r2"}},
     };
     RUN(cases);
 }

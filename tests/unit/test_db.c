@@ -34,11 +34,11 @@ static const struct target pg_target = {"pg", "DATABASE_URL_TEST"};
 
 struct fixture {
     const struct target *target;
-    char *dir;      /* SQLite: the temporary directory */
+    char *dir; /* SQLite: the temporary directory */
     char url[600];
-    struct db *db;  /* NULL: skipped, or open failed */
+    struct db *db; /* NULL: skipped, or open failed */
     int open_rc;
-    char tag[48];   /* unique to this test run */
+    char tag[48]; /* unique to this test run */
     char bucket[64];
 };
 
@@ -50,7 +50,8 @@ static int db_setup(void **state)
     struct fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
     fx->target = t;
-    snprintf(fx->tag, sizeof fx->tag, "t%ld-%lu-%lu", (long)getpid(), (unsigned long)time(NULL), ++run_counter);
+    snprintf(fx->tag, sizeof fx->tag, "t%ld-%lu-%lu", (long)getpid(), (unsigned long)time(NULL),
+             ++run_counter);
     snprintf(fx->bucket, sizeof fx->bucket, "bucket-%s", fx->tag);
     if (t->url_env) {
         const char *url = getenv(t->url_env);
@@ -148,8 +149,8 @@ static void hex_of(const char *s, char *out, size_t out_len)
 }
 
 /* Lists and compares the keys with want[] (NULL-terminated), in order. */
-static void expect_list(struct db *db, const char *bucket, const char *owner, const char *prefix, const char *after,
-                        int limit, const char *const *want)
+static void expect_list(struct db *db, const char *bucket, const char *owner, const char *prefix,
+                        const char *after, int limit, const char *const *want)
 {
     struct key_list *l = calloc(1, sizeof *l);
     assert_non_null(l);
@@ -177,8 +178,8 @@ static void expect_list(struct db *db, const char *bucket, const char *owner, co
     if (why[0]) {
         char p[200];
         hex_of(prefix ? prefix : "", p, sizeof p);
-        fail_msg("list owner=%s prefix=%s (hex) after=%s: %s", owner ? owner : "(all)", p, after ? after : "(none)",
-                 why);
+        fail_msg("list owner=%s prefix=%s (hex) after=%s: %s", owner ? owner : "(all)", p,
+                 after ? after : "(none)", why);
     }
 }
 
@@ -226,8 +227,9 @@ static void migrations_apply_once(void **state)
         sqlite3 *h = NULL;
         assert_int_equal(sqlite3_open_v2(fx->url, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
         sqlite3_stmt *st = NULL;
-        assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*), count(DISTINCT version), max(version) "
-                                               "FROM schema_migrations",
+        assert_int_equal(sqlite3_prepare_v2(h,
+                                            "SELECT count(*), count(DISTINCT version), max(version) "
+                                            "FROM schema_migrations",
                                             -1, &st, NULL),
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -297,11 +299,11 @@ static void upsert_keeps_created_at(void **state)
     struct db *db = fx->db;
 
     /* through the raw query, with explicit clocks */
-    struct db_value first[] = {db_text(fx->bucket), db_text("k"),     db_text("alice"),      db_int(10),
-                               db_text("text/plain"), db_text("\"1\""), db_text("{}"),        db_int(1000)};
+    struct db_value first[] = {db_text(fx->bucket),   db_text("k"),     db_text("alice"), db_int(10),
+                               db_text("text/plain"), db_text("\"1\""), db_text("{}"),    db_int(1000)};
     assert_int_equal(db_exec(db, Q_OBJECT_UPSERT, first, 8, NULL, NULL, NULL), 0);
-    struct db_value second[] = {db_text(fx->bucket), db_text("k"),       db_text("bob"),           db_int(20),
-                                db_text("audio/wav"), db_text("\"2\""),  db_text("{\"v\":2}"),     db_int(2000)};
+    struct db_value second[] = {db_text(fx->bucket),  db_text("k"),     db_text("bob"),       db_int(20),
+                                db_text("audio/wav"), db_text("\"2\""), db_text("{\"v\":2}"), db_int(2000)};
     assert_int_equal(db_exec(db, Q_OBJECT_UPSERT, second, 8, NULL, NULL, NULL), 0);
     struct db_object out;
     assert_int_equal(db_object_get(db, fx->bucket, "k", &out), 0);
@@ -341,9 +343,12 @@ static void list_by_owner_and_all(void **state)
     put_object(db, fx->bucket, "a0", "alice", 1); /* '0' (0x30) sorts after '/' (0x2f) */
     put_object(db, other, "a/1", "alice", 1);
 
-    expect_list(db, fx->bucket, NULL, NULL, NULL, 100, (const char *[]){"a", "a/1", "a/2", "a/3", "a0", "b/1", "c", NULL});
-    expect_list(db, fx->bucket, NULL, "", NULL, 100, (const char *[]){"a", "a/1", "a/2", "a/3", "a0", "b/1", "c", NULL});
-    expect_list(db, fx->bucket, "alice", NULL, NULL, 100, (const char *[]){"a", "a/1", "a/2", "a0", "b/1", NULL});
+    expect_list(db, fx->bucket, NULL, NULL, NULL, 100,
+                (const char *[]){"a", "a/1", "a/2", "a/3", "a0", "b/1", "c", NULL});
+    expect_list(db, fx->bucket, NULL, "", NULL, 100,
+                (const char *[]){"a", "a/1", "a/2", "a/3", "a0", "b/1", "c", NULL});
+    expect_list(db, fx->bucket, "alice", NULL, NULL, 100,
+                (const char *[]){"a", "a/1", "a/2", "a0", "b/1", NULL});
     expect_list(db, fx->bucket, "bob", NULL, NULL, 100, (const char *[]){"a/3", NULL});
     expect_list(db, fx->bucket, "carol", NULL, NULL, 100, (const char *[]){NULL});
     expect_list(db, fx->bucket, NULL, "a/", NULL, 100, (const char *[]){"a/1", "a/2", "a/3", NULL});
@@ -381,23 +386,34 @@ static void list_utf8_byte_order(void **state)
     struct fixture *fx = fixture_of(state);
     struct db *db = fx->db;
     static const char *const keys[] = {
-        "z",              "\x7f",                   "\xc3\xa9t\xc3\xa9", /* été */
-        "\xc3\xa9",       "\xc3\xbc",               "\xc2\xbfqu\xc3\xa9", /* ¿qué */
-        "\xc2\xbf",       "\xc3\x80",               "\xe6\x97\xa5\xe6\x9c\xac", /* 日本 */
-        "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",     "\xf4\x8f\xbf\xbfx", /* U+10FFFF, U+10FFFF x */
-        "e",              "f",
+        "z",
+        "\x7f",
+        "\xc3\xa9t\xc3\xa9", /* été */
+        "\xc3\xa9",
+        "\xc3\xbc",
+        "\xc2\xbfqu\xc3\xa9", /* ¿qué */
+        "\xc2\xbf",
+        "\xc3\x80",
+        "\xe6\x97\xa5\xe6\x9c\xac", /* 日本 */
+        "\xf0\x9f\x98\x80",
+        "\xf4\x8f\xbf\xbf",
+        "\xf4\x8f\xbf\xbfx", /* U+10FFFF, U+10FFFF x */
+        "e",
+        "f",
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         put_object(db, fx->bucket, keys[i], "alice", 1);
     expect_list(db, fx->bucket, NULL, NULL, NULL, 100,
-                (const char *[]){"e", "f", "z", "\x7f", "\xc2\xbf", "\xc2\xbfqu\xc3\xa9", "\xc3\x80", "\xc3\xa9",
-                                 "\xc3\xa9t\xc3\xa9", "\xc3\xbc", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80",
-                                 "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbfx", NULL});
-    expect_list(db, fx->bucket, NULL, "\xc3\xa9", NULL, 100, (const char *[]){"\xc3\xa9", "\xc3\xa9t\xc3\xa9", NULL});
+                (const char *[]){"e", "f", "z", "\x7f", "\xc2\xbf", "\xc2\xbfqu\xc3\xa9", "\xc3\x80",
+                                 "\xc3\xa9", "\xc3\xa9t\xc3\xa9", "\xc3\xbc", "\xe6\x97\xa5\xe6\x9c\xac",
+                                 "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbfx", NULL});
+    expect_list(db, fx->bucket, NULL, "\xc3\xa9", NULL, 100,
+                (const char *[]){"\xc3\xa9", "\xc3\xa9t\xc3\xa9", NULL});
     expect_list(db, fx->bucket, "alice", "\xc3", NULL, 100,
                 (const char *[]){"\xc3\x80", "\xc3\xa9", "\xc3\xa9t\xc3\xa9", "\xc3\xbc", NULL});
     /* U+00BF ends in byte 0xBF: its successor is not valid UTF-8 */
-    expect_list(db, fx->bucket, NULL, "\xc2\xbf", NULL, 100, (const char *[]){"\xc2\xbf", "\xc2\xbfqu\xc3\xa9", NULL});
+    expect_list(db, fx->bucket, NULL, "\xc2\xbf", NULL, 100,
+                (const char *[]){"\xc2\xbf", "\xc2\xbfqu\xc3\xa9", NULL});
     /* U+10FFFF, the last code point */
     expect_list(db, fx->bucket, "alice", "\xf4\x8f\xbf\xbf", NULL, 100,
                 (const char *[]){"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbfx", NULL});
@@ -413,24 +429,47 @@ static void list_prefix_ending_in_0xff(void **state)
     if (!is_sqlite(fx))
         skip();
     struct db *db = fx->db;
-    static const char *const keys[] = {"p",       "p\x7f",    "p\x80",    "p\xfe",    "p\xfe\xff", "p\xff",
-                                       "p\xff" "a", "p\xff\xff", "p\xff\xff\xff", "q",   "o\xff",    "\xff",
-                                       "\xff\xfe", "\xff\xff", "\xfe\xff\xff"};
+    static const char *const keys[] = {"p",
+                                       "p\x7f",
+                                       "p\x80",
+                                       "p\xfe",
+                                       "p\xfe\xff",
+                                       "p\xff",
+                                       "p\xff"
+                                       "a",
+                                       "p\xff\xff",
+                                       "p\xff\xff\xff",
+                                       "q",
+                                       "o\xff",
+                                       "\xff",
+                                       "\xff\xfe",
+                                       "\xff\xff",
+                                       "\xfe\xff\xff"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         put_object(db, fx->bucket, keys[i], NULL, 1);
     expect_list(db, fx->bucket, NULL, "p\xff", NULL, 100,
-                (const char *[]){"p\xff", "p\xff" "a", "p\xff\xff", "p\xff\xff\xff", NULL});
-    expect_list(db, fx->bucket, NULL, "p\xff\xff", NULL, 100, (const char *[]){"p\xff\xff", "p\xff\xff\xff", NULL});
+                (const char *[]){"p\xff",
+                                 "p\xff"
+                                 "a",
+                                 "p\xff\xff", "p\xff\xff\xff", NULL});
+    expect_list(db, fx->bucket, NULL, "p\xff\xff", NULL, 100,
+                (const char *[]){"p\xff\xff", "p\xff\xff\xff", NULL});
     expect_list(db, fx->bucket, NULL, "p\xfe", NULL, 100, (const char *[]){"p\xfe", "p\xfe\xff", NULL});
     expect_list(db, fx->bucket, NULL, "p", NULL, 100,
-                (const char *[]){"p", "p\x7f", "p\x80", "p\xfe", "p\xfe\xff", "p\xff", "p\xff" "a", "p\xff\xff",
-                                 "p\xff\xff\xff", NULL});
+                (const char *[]){"p", "p\x7f", "p\x80", "p\xfe", "p\xfe\xff", "p\xff",
+                                 "p\xff"
+                                 "a",
+                                 "p\xff\xff", "p\xff\xff\xff", NULL});
     expect_list(db, fx->bucket, NULL, "o\xff", NULL, 100, (const char *[]){"o\xff", NULL});
     /* all 0xFF: no upper bound at all */
-    expect_list(db, fx->bucket, NULL, "\xff", NULL, 100, (const char *[]){"\xff", "\xff\xfe", "\xff\xff", NULL});
+    expect_list(db, fx->bucket, NULL, "\xff", NULL, 100,
+                (const char *[]){"\xff", "\xff\xfe", "\xff\xff", NULL});
     expect_list(db, fx->bucket, NULL, "\xff\xff", NULL, 100, (const char *[]){"\xff\xff", NULL});
     expect_list(db, fx->bucket, NULL, "\xfe\xff", NULL, 100, (const char *[]){"\xfe\xff\xff", NULL});
-    expect_list(db, fx->bucket, NULL, "p\xff", "p\xff" "a", 100, (const char *[]){"p\xff\xff", "p\xff\xff\xff", NULL});
+    expect_list(db, fx->bucket, NULL, "p\xff",
+                "p\xff"
+                "a",
+                100, (const char *[]){"p\xff\xff", "p\xff\xff\xff", NULL});
     struct db_object o;
     assert_int_equal(db_object_get(db, fx->bucket, "p\xff\xff", &o), 0);
     assert_string_equal(o.key, "p\xff\xff");
@@ -451,7 +490,8 @@ static int fill_rows(struct db *db, void *arg)
 {
     struct fill *f = arg;
     for (size_t i = 0; i < f->n; i++) {
-        struct db_object o = {.bucket = (char *)f->bucket, .key = f->keys[i], .owner = "pager", .size = (int64_t)i};
+        struct db_object o = {
+            .bucket = (char *)f->bucket, .key = f->keys[i], .owner = "pager", .size = (int64_t)i};
         int rc = db_object_put(db, &o);
         if (rc)
             return rc;
@@ -473,10 +513,18 @@ static void keyset_pagination(void **state)
         x ^= x << 5;
         char k[64];
         switch (i % 4) {
-        case 0: snprintf(k, sizeof k, "rec/%u", x % 100000); break;
-        case 1: snprintf(k, sizeof k, "rec/%u/%zu.wav", x % 97, i); break;
-        case 2: snprintf(k, sizeof k, "rec/%zu", i); break;
-        default: snprintf(k, sizeof k, "rec/%08x-%zu", x, i); break;
+        case 0:
+            snprintf(k, sizeof k, "rec/%u", x % 100000);
+            break;
+        case 1:
+            snprintf(k, sizeof k, "rec/%u/%zu.wav", x % 97, i);
+            break;
+        case 2:
+            snprintf(k, sizeof k, "rec/%zu", i);
+            break;
+        default:
+            snprintf(k, sizeof k, "rec/%08x-%zu", x, i);
+            break;
         }
         keys[i] = strdup(k);
     }
@@ -515,8 +563,8 @@ static void keyset_pagination(void **state)
             struct key_list *l = calloc(1, sizeof *l);
             for (;;) {
                 l->n = 0;
-                int rc = db_object_list(db, fx->bucket, by_owner ? "pager" : NULL, "rec/", after, page_sizes[ps],
-                                        collect_key, l);
+                int rc = db_object_list(db, fx->bucket, by_owner ? "pager" : NULL, "rec/", after,
+                                        page_sizes[ps], collect_key, l);
                 assert_int_equal(rc, 0);
                 assert_true(l->n <= (size_t)page_sizes[ps]);
                 pages++;
@@ -661,7 +709,7 @@ static void api_keys(void **state)
     assert_int_equal(db_apikey_by_hash(db, hash1, &k), SILO_ENOTFOUND);
     assert_int_equal(db_apikey_revoke(db, id1), SILO_ENOTFOUND); /* already revoked */
     assert_int_equal(db_apikey_revoke(db, id3), SILO_ENOTFOUND); /* never inserted */
-    assert_int_equal(db_apikey_by_hash(db, hash2, &k), 0);        /* the other key still works */
+    assert_int_equal(db_apikey_by_hash(db, hash2, &k), 0);       /* the other key still works */
     assert_string_equal(k.id, id2);
     db_apikey_clear(&k);
 
@@ -761,10 +809,44 @@ struct worker {
     int first_error;
 };
 
+static void note_failure(struct worker *w, int rc)
+{
+    if (!w->failures)
+        w->first_error = rc;
+    w->failures++;
+}
+
+struct pair_args {
+    const char *bucket;
+    char keys[2][64];
+};
+
+/* Writes two rows in one transaction: both or neither. */
+static int put_pair(struct db *db, void *arg)
+{
+    struct pair_args *a = arg;
+    for (int k = 0; k < 2; k++) {
+        struct db_object o = {.bucket = (char *)a->bucket, .key = a->keys[k], .size = k};
+        int rc = db_object_put(db, &o);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     for (int i = 0; i < UPSERTS_PER_THREAD; i++) {
+        if (i % 20 == 0) {
+            /* transactions from several threads at once */
+            struct pair_args pair = {.bucket = w->bucket};
+            snprintf(pair.keys[0], sizeof pair.keys[0], "x%d/%03d/a", w->index, i);
+            snprintf(pair.keys[1], sizeof pair.keys[1], "x%d/%03d/b", w->index, i);
+            int rc = db_transaction(w->db, put_pair, &pair);
+            if (rc)
+                note_failure(w, rc);
+        }
         char key[64], owner[32];
         /* most keys are the thread's own; some every thread writes */
         if (i % 4 == 0)
@@ -774,21 +856,15 @@ static void *worker_main(void *arg)
         snprintf(owner, sizeof owner, "owner%d", w->index);
         struct db_object o = {.bucket = (char *)w->bucket, .key = key, .owner = owner, .size = i};
         int rc = db_object_put(w->db, &o);
-        if (rc) {
-            if (!w->failures)
-                w->first_error = rc;
-            w->failures++;
-        }
+        if (rc)
+            note_failure(w, rc);
         if (i % 50 == 0) {
             struct db_object got;
             rc = db_object_get(w->db, w->bucket, key, &got);
-            if (rc) {
-                if (!w->failures)
-                    w->first_error = rc;
-                w->failures++;
-            } else {
+            if (rc)
+                note_failure(w, rc);
+            else
                 db_object_clear(&got);
-            }
         }
     }
     return NULL;
@@ -807,11 +883,13 @@ static void concurrent_threads(void **state)
         assert_int_equal(pthread_join(threads[t], NULL), 0);
     for (int t = 0; t < THREADS; t++)
         if (workers[t].failures)
-            fail_msg("thread %d: %d failed calls, first: %d (%s)", t, workers[t].failures, workers[t].first_error,
-                     silo_strerror(workers[t].first_error));
-    /* each thread: 150 own keys; all of them: the 50 shared keys */
+            fail_msg("thread %d: %d failed calls, first: %d (%s)", t, workers[t].failures,
+                     workers[t].first_error, silo_strerror(workers[t].first_error));
+    /* each thread: 150 own keys and 10 transactions of 2; all of them:
+     * the 50 shared keys */
     size_t own = UPSERTS_PER_THREAD - UPSERTS_PER_THREAD / 4;
-    assert_int_equal(count_objects(fx->db, fx->bucket), THREADS * own + SHARED_KEYS);
+    size_t paired = 2 * (UPSERTS_PER_THREAD / 20);
+    assert_int_equal(count_objects(fx->db, fx->bucket), THREADS * (own + paired) + SHARED_KEYS);
     for (int t = 0; t < THREADS; t++) {
         char owner[32];
         snprintf(owner, sizeof owner, "owner%d", t);
@@ -845,10 +923,10 @@ static void open_failures(void **state)
     free(dir);
 }
 
-#define DB_TEST(f)                                                                                                    \
-    {"sqlite: " #f, f, db_setup, db_teardown, (void *)&sqlite_target},                                                \
-    {                                                                                                                 \
-        "pg: " #f, f, db_setup, db_teardown, (void *)&pg_target                                                       \
+#define DB_TEST(f)                                                                                           \
+    {"sqlite: " #f, f, db_setup, db_teardown, (void *)&sqlite_target},                                       \
+    {                                                                                                        \
+        "pg: " #f, f, db_setup, db_teardown, (void *)&pg_target                                              \
     }
 
 int main(void)

@@ -92,13 +92,14 @@ static int group_setup(void **state)
     char *n = bn_b64url(rsa_pair, OSSL_PKEY_PARAM_RSA_N), *e = bn_b64url(rsa_pair, OSSL_PKEY_PARAM_RSA_E);
     unsigned char point[65];
     size_t point_len = 0;
-    if (EVP_PKEY_get_octet_string_param(ec_pair, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &point_len) != 1 ||
+    if (EVP_PKEY_get_octet_string_param(ec_pair, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &point_len) !=
+            1 ||
         point_len != 65 || point[0] != 4)
         return -1;
     char *x = b64url_str(point + 1, 32), *y = b64url_str(point + 33, 32);
-    json_t *doc = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]}", "keys", "kty", "RSA",
-                            "kid", "rsa-1", "use", "sig", "n", n, "e", e, "kty", "EC", "kid", "ec-1", "crv", "P-256",
-                            "x", x, "y", y);
+    json_t *doc = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]}", "keys", "kty",
+                            "RSA", "kid", "rsa-1", "use", "sig", "n", n, "e", e, "kty", "EC", "kid", "ec-1",
+                            "crv", "P-256", "x", x, "y", y);
     jwks_text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     free(n);
@@ -154,8 +155,8 @@ static char *pk_token(const char *header, const char *claims, EVP_PKEY *pkey, bo
 static const struct jwt_verify_options hs_only = {.hs256_secret = SECRET, .now = NOW};
 
 /* Verifies and checks the outcome; on success checks sub. */
-static void expect_verify(const char *what, const char *token, const struct jwt_verify_options *opt, int want_rc,
-                          const char *want_sub)
+static void expect_verify(const char *what, const char *token, const struct jwt_verify_options *opt,
+                          int want_rc, const char *want_sub)
 {
     json_t *claims = (json_t *)(uintptr_t)1; /* must be overwritten */
     const char *reason = NULL;
@@ -166,7 +167,8 @@ static void expect_verify(const char *what, const char *token, const struct jwt_
     } else if (rc == 0) {
         const char *sub = json_string_value(json_object_get(claims, "sub"));
         if (!sub || (want_sub && strcmp(sub, want_sub) != 0))
-            snprintf(why, sizeof why, "expected sub '%s', got '%s'", want_sub ? want_sub : "?", sub ? sub : "(none)");
+            snprintf(why, sizeof why, "expected sub '%s', got '%s'", want_sub ? want_sub : "?",
+                     sub ? sub : "(none)");
     } else {
         if (claims != NULL)
             snprintf(why, sizeof why, "claims_out not NULL on failure");
@@ -186,8 +188,8 @@ static void expect_verify(const char *what, const char *token, const struct jwt_
 static void sign_verify_round_trip(void **state)
 {
     (void)state;
-    json_t *in = json_pack("{s:s, s:s, s:I, s:I, s:s}", "sub", "auth0|alice", "email", "alice@example.com", "iat",
-                           (json_int_t)NOW, "exp", (json_int_t)(NOW + 3600), "role", "admin");
+    json_t *in = json_pack("{s:s, s:s, s:I, s:I, s:s}", "sub", "auth0|alice", "email", "alice@example.com",
+                           "iat", (json_int_t)NOW, "exp", (json_int_t)(NOW + 3600), "role", "admin");
     char *token = NULL;
     assert_int_equal(jwt_sign_hs256(in, SECRET, &token), 0);
     assert_non_null(token);
@@ -195,8 +197,8 @@ static void sign_verify_round_trip(void **state)
     size_t dots = 0;
     for (const char *p = token; *p; p++) {
         dots += *p == '.';
-        assert_true((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                    *p == '_' || *p == '.');
+        assert_true((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                    *p == '-' || *p == '_' || *p == '.');
     }
     assert_int_equal(dots, 2);
     /* the header says HS256 */
@@ -247,7 +249,7 @@ static void expiry_and_not_before(void **state)
         {"{\"sub\":\"u\",\"exp\":%lld}", -61, SILO_EEXPIRED},
         {"{\"sub\":\"u\",\"exp\":%lld}", -3600, SILO_EEXPIRED},
         {"{\"sub\":\"u\",\"exp\":%lld.5}", -61, SILO_EEXPIRED},
-        {"{\"sub\":\"u\",\"exp\":%lld}", -NOW, SILO_EEXPIRED}, /* exp 0 */
+        {"{\"sub\":\"u\",\"exp\":%lld}", -NOW, SILO_EEXPIRED},     /* exp 0 */
         {"{\"sub\":\"u\",\"exp\":\"%lld\"}", 3600, SILO_EEXPIRED}, /* exp must be a number */
         {"{\"sub\":\"u\",\"exp\":null,\"x\":%lld}", 0, SILO_EEXPIRED},
         {"{\"sub\":\"u\",\"nbf\":%lld}", -10, 0},
@@ -357,7 +359,7 @@ static void algorithm_allowlist(void **state)
         "{\"alg\":\"PS256\"}",
         "{\"alg\":\"ES384\"}",
         "{\"alg\":\"EdDSA\"}",
-        "{\"alg\":\"RS256\"}",       /* an HMAC signature under an RSA algorithm */
+        "{\"alg\":\"RS256\"}", /* an HMAC signature under an RSA algorithm */
         "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
         "{\"alg\":\"ES256\"}",
         "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}",
@@ -401,10 +403,13 @@ static void rs256_and_es256(void **state)
         {"RS256 without kid", "{\"alg\":\"RS256\"}", &rsa_pair, false, 0},
         {"ES256 with kid", "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}", &ec_pair, false, 0},
         {"ES256 without kid", "{\"alg\":\"ES256\"}", &ec_pair, false, 0},
-        {"ES256 with a DER signature", "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}", &ec_pair, true, SILO_EUNAUTHORIZED},
+        {"ES256 with a DER signature", "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}", &ec_pair, true,
+         SILO_EUNAUTHORIZED},
         {"unknown kid", "{\"alg\":\"RS256\",\"kid\":\"rsa-2\"}", &rsa_pair, false, SILO_ENOTFOUND},
-        {"RS256 naming the EC key", "{\"alg\":\"RS256\",\"kid\":\"ec-1\"}", &rsa_pair, false, SILO_EUNAUTHORIZED},
-        {"ES256 naming the RSA key", "{\"alg\":\"ES256\",\"kid\":\"rsa-1\"}", &ec_pair, false, SILO_EUNAUTHORIZED},
+        {"RS256 naming the EC key", "{\"alg\":\"RS256\",\"kid\":\"ec-1\"}", &rsa_pair, false,
+         SILO_EUNAUTHORIZED},
+        {"ES256 naming the RSA key", "{\"alg\":\"ES256\",\"kid\":\"rsa-1\"}", &ec_pair, false,
+         SILO_EUNAUTHORIZED},
         {"RS256 header, EC signature", "{\"alg\":\"RS256\"}", &ec_pair, false, SILO_EUNAUTHORIZED},
         {"ES256 header, RSA signature", "{\"alg\":\"ES256\"}", &rsa_pair, false, SILO_EUNAUTHORIZED},
         {"HS256 header, RSA signature", HS256, &rsa_pair, false, SILO_EUNAUTHORIZED},
@@ -486,10 +491,8 @@ static void issuer_and_audience(void **state)
         {"{\"sub\":\"u\",\"iss\":\"https://a/\",\"aud\":[\"x\"]}", "https://a/", "api", SILO_EUNAUTHORIZED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct jwt_verify_options opt = {.hs256_secret = SECRET,
-                                         .issuer = cases[i].issuer,
-                                         .audience = cases[i].audience,
-                                         .now = NOW};
+        struct jwt_verify_options opt = {
+            .hs256_secret = SECRET, .issuer = cases[i].issuer, .audience = cases[i].audience, .now = NOW};
         char what[300];
         snprintf(what, sizeof what, "case %zu %s iss=%s aud=%s", i, cases[i].claims,
                  cases[i].issuer ? cases[i].issuer : "-", cases[i].audience ? cases[i].audience : "-");
@@ -517,11 +520,11 @@ static void malformed_tokens(void **state)
         "eyJhbGciOiJIUzI1NiJ9 .e30.AAAA",
         " eyJhbGciOiJIUzI1NiJ9.e30.AAAA",
         "eyJhbGciOiJIUzI1NiJ9.e30.AAAA\n",
-        "e.e.e",       /* base64 of impossible length */
-        "W10.e30.AAAA", /* header [] */
+        "e.e.e",           /* base64 of impossible length */
+        "W10.e30.AAAA",    /* header [] */
         "bnVsbA.e30.AAAA", /* header null */
-        "MQ.e30.AAAA",  /* header 1 */
-        "e30.e30.AAAA", /* header {} */
+        "MQ.e30.AAAA",     /* header 1 */
+        "e30.e30.AAAA",    /* header {} */
         "eyJhbGciOiJIUzI1NiJ9",
         "eyJhbGciOiJIUzI1NiJ9.",
         "eyJhbGciOiJIUzI1NiJ9..",
@@ -535,7 +538,14 @@ static void malformed_tokens(void **state)
 
     /* validly signed, but the claims are not a JSON object */
     static const char *claims[] = {
-        "[]", "null", "\"sub\"", "42", "{\"sub\":\"u\"", "{\"sub\":\"u\"}x", "", "{\"sub\":\"u\",\"sub\":\"v\"}",
+        "[]",
+        "null",
+        "\"sub\"",
+        "42",
+        "{\"sub\":\"u\"",
+        "{\"sub\":\"u\"}x",
+        "",
+        "{\"sub\":\"u\",\"sub\":\"v\"}",
         "{\"sub\":\"u\xff\"}",
     };
     for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
@@ -712,11 +722,16 @@ static void key_sets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sign_verify_round_trip), cmocka_unit_test(expiry_and_not_before),
-        cmocka_unit_test(signature_must_match),   cmocka_unit_test(algorithm_allowlist),
-        cmocka_unit_test(rs256_and_es256),        cmocka_unit_test(subject_required),
-        cmocka_unit_test(issuer_and_audience),    cmocka_unit_test(malformed_tokens),
-        cmocka_unit_test(size_limits),            cmocka_unit_test(key_sets),
+        cmocka_unit_test(sign_verify_round_trip),
+        cmocka_unit_test(expiry_and_not_before),
+        cmocka_unit_test(signature_must_match),
+        cmocka_unit_test(algorithm_allowlist),
+        cmocka_unit_test(rs256_and_es256),
+        cmocka_unit_test(subject_required),
+        cmocka_unit_test(issuer_and_audience),
+        cmocka_unit_test(malformed_tokens),
+        cmocka_unit_test(size_limits),
+        cmocka_unit_test(key_sets),
     };
     return cmocka_run_group_tests_name("jwt", tests, group_setup, group_teardown);
 }

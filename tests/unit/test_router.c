@@ -105,7 +105,11 @@ static void single_segment_params(void **state)
         {SETTINGS, "/api/v1/user_settings//a", false, 0, {0}, {0}},
         {SETTINGS, "/api/v2/user_settings/u1", false, 0, {0}, {0}},
         {RECORDING, "/api/v1/recordings/u1/s1", true, 2, {"user_id", "session_id"}, {"u1", "s1"}},
-        {RECORDING, "/api/v1/recordings/u%201/2025-01-26T10%3A15", true, 2, {"user_id", "session_id"},
+        {RECORDING,
+         "/api/v1/recordings/u%201/2025-01-26T10%3A15",
+         true,
+         2,
+         {"user_id", "session_id"},
          {"u 1", "2025-01-26T10:15"}},
         {RECORDING, "/api/v1/recordings/u1", false, 0, {0}, {0}},
         {RECORDING, "/api/v1/recordings/u1/", false, 0, {0}, {0}},
@@ -204,9 +208,9 @@ static void invalid_encodings_do_not_match(void **state)
         {KEY_END, "/api/v1/s3/file/a%%41", false, 0, {0}, {0}},
         {KEY_END, "/api/v1/s3/file/a%00b", false, 0, {0}, {0}},
         {KEY_END, "/api/v1/s3/file/%00", false, 0, {0}, {0}},
-        {KEY_END, "/api/v1/s3/file/%C0%AF", false, 0, {0}, {0}},       /* overlong '/' */
+        {KEY_END, "/api/v1/s3/file/%C0%AF", false, 0, {0}, {0}},         /* overlong '/' */
         {KEY_END, "/api/v1/s3/file/a/%C0%AE%C0%AE", false, 0, {0}, {0}}, /* overlong ".." */
-        {KEY_END, "/api/v1/s3/file/%ED%A0%80", false, 0, {0}, {0}},    /* surrogate */
+        {KEY_END, "/api/v1/s3/file/%ED%A0%80", false, 0, {0}, {0}},      /* surrogate */
         {KEY_END, "/api/v1/s3/file/%FF", false, 0, {0}, {0}},
         {KEY_END, "/api/v1/s3/file/%E2%82", false, 0, {0}, {0}}, /* truncated */
         {KEY_END, "/api/v1/s3/file/\xff", false, 0, {0}, {0}},   /* raw invalid byte */
@@ -228,13 +232,13 @@ static void parameter_limits(void **state)
     const char *names[HTTP_MAX_PARAMS], *values[HTTP_MAX_PARAMS];
     size_t count = 0;
     /* HTTP_MAX_PARAMS (8) parameters fit; a ninth does not */
-    assert_true(router_match_pattern("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", "/1/2/3/4/5/6/7/8", arena, names, values,
-                                     &count));
+    assert_true(router_match_pattern("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", "/1/2/3/4/5/6/7/8", arena, names,
+                                     values, &count));
     assert_int_equal(count, 8);
     assert_string_equal(names[7], "h");
     assert_string_equal(values[7], "8");
-    assert_false(router_match_pattern("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", "/1/2/3/4/5/6/7/8/9", arena, names,
-                                      values, &count));
+    assert_false(router_match_pattern("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", "/1/2/3/4/5/6/7/8/9", arena,
+                                      names, values, &count));
     /* more pattern segments than the router supports: no match, no overflow */
     char longpat[256] = "", longpath[256] = "";
     for (size_t i = 0; i < 40; i++) {
@@ -290,9 +294,9 @@ static const struct route routes[] = {
 struct route_case {
     const char *method;
     const char *path;
-    const char *route;  /* handler name, NULL: no route */
-    bool mismatch;      /* expected *method_mismatch_out */
-    const char *param;  /* a parameter to look up, or NULL */
+    const char *route; /* handler name, NULL: no route */
+    bool mismatch;     /* expected *method_mismatch_out */
+    const char *param; /* a parameter to look up, or NULL */
     const char *value;
 };
 
@@ -345,8 +349,8 @@ static void route_selection(void **state)
             fail_msg("case %zu: %s %s: expected route '%s', got '%s'", i, c->method, c->path, c->route,
                      r ? r->handler.name : "(none)");
         if (mismatch != c->mismatch)
-            fail_msg("case %zu: %s %s: expected method mismatch %d, got %d", i, c->method, c->path, c->mismatch,
-                     mismatch);
+            fail_msg("case %zu: %s %s: expected method mismatch %d, got %d", i, c->method, c->path,
+                     c->mismatch, mismatch);
         if (c->param) {
             assert_non_null(http_param(&req, c->param));
             assert_string_equal(http_param(&req, c->param), c->value);
@@ -368,9 +372,8 @@ static void parameters_of_the_chosen_route(void **state)
     memset(&req, 0, sizeof req);
     req.arena = arena_new();
     bool mismatch = true;
-    const struct route *r =
-        router_match(routes, sizeof routes / sizeof routes[0], &req, "DELETE", "/api/v1/recordings/u%2F1/s1",
-                     &mismatch);
+    const struct route *r = router_match(routes, sizeof routes / sizeof routes[0], &req, "DELETE",
+                                         "/api/v1/recordings/u%2F1/s1", &mismatch);
     assert_non_null(r);
     assert_false(mismatch);
     assert_int_equal(req.param_count, 2);
