@@ -8,7 +8,7 @@ build_pkgs="gcc make pkg-config clang libmicrohttpd-dev libcurl4-openssl-dev lib
 libjansson-dev libsqlite3-dev libpq-dev libavformat-dev libavcodec-dev libswresample-dev
 libavutil-dev libpocketsphinx-dev pocketsphinx-en-us libmagic-dev"
 test_pkgs="$build_pkgs libcmocka-dev python3 python3-pytest python3-boto3 python3-requests
-awscli s3cmd rclone curl"
+awscli s3cmd rclone curl ffmpeg"
 bench_pkgs="$test_pkgs wrk time"
 
 case "$purpose" in

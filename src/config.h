@@ -67,7 +67,8 @@ struct config {
     int64_t shutdown_timeout;  /* seconds in-flight requests get on SIGTERM */
     int64_t presign_expiry;    /* default presigned URL lifetime, seconds */
     int64_t upload_url_expiry; /* lifetime of direct-upload grants, seconds */
-    int64_t recordings_window_days;
+    int64_t recordings_window_days;    /* days listed by GET /api/v1/user_recordings (0: all) */
+    int64_t recordings_retention_days; /* sessions older than this are deleted (0: never) */
     char *s3_cors_origins;       /* S3 endpoint: allowed browser origins ("*", list, "") */
     int64_t s3_multipart_expiry; /* S3 endpoint: seconds before an unfinished upload is removed */
     struct config_store stores[CONFIG_MAX_STORES]; /* extra named stores */

@@ -6,6 +6,7 @@
  *   silo s3-credentials   print the built-in endpoint's access key pair
  *   silo apikey           create, list and revoke API keys
  *   silo presign          presign a URL (or a POST form) for s3://BUCKET/KEY
+ *   silo reindex          rebuild the recordings index from the store
  *   silo version | help
  *
  * Every command takes the settings flags of `silo help` (--data DIR, ...);
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/recordings.h"
 #include "app.h"
 #include "auth/jwt.h"
 #include "config.h"
@@ -310,6 +312,38 @@ static int cmd_presign(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+static int cmd_reindex(int argc, char **argv)
+{
+    const char *prefix = NULL;
+    if (take_flag(&argc, argv, "--prefix", &prefix) < 0) {
+        fprintf(stderr, "usage: silo reindex [--prefix user_recordings/USER/] [--data DIR]\n");
+        return 2;
+    }
+    struct config cfg;
+    if (load_config(&cfg, argc, argv))
+        return 2;
+    struct app app;
+    int rc = app_open(&app, &cfg, -1, -1);
+    if (rc) {
+        fprintf(stderr, "silo reindex: cannot open the instance: %s\n", silo_strerror(rc));
+        return 1;
+    }
+    struct recordings_reindex_report report;
+    int64_t started = time_monotonic_ms();
+    rc = recordings_reindex(&app, prefix, &report);
+    if (rc == SILO_EINVAL)
+        fprintf(stderr, "silo reindex: --prefix must start with " RECORDINGS_ROOT "\n");
+    else if (rc)
+        fprintf(stderr, "silo reindex: %s\n", silo_strerror(rc));
+    printf("objects scanned: %llu\nsessions indexed: %llu\nsessions skipped: %llu\nstale rows removed: %lld\n"
+           "seconds: %.3f\n",
+           (unsigned long long)report.objects, (unsigned long long)report.sessions,
+           (unsigned long long)report.skipped, (long long)report.removed,
+           (double)(time_monotonic_ms() - started) / 1000.0);
+    app_close(&app);
+    return rc == SILO_EINVAL ? 2 : rc ? 1 : 0;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     struct config cfg;
@@ -414,10 +448,16 @@ static int cmd_serve(int argc, char **argv)
     log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
              app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
 
+    /* The retention sweep (off unless recordings-retention-days > 0). */
+    struct recordings_sweeper *sweeper = NULL;
+    if (recordings_sweeper_start(&app, &sweeper))
+        log_warn("cannot start the recordings retention sweep");
+
     int sig = 0;
     sigwait(&stop, &sig);
     log_info("received %s: finishing in-flight requests (up to %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
              (long long)shutdown_timeout);
+    recordings_sweeper_stop(sweeper);
     drain(servers, 2, shutdown_timeout);
     for (int i = 0; i < 2; i++)
         http_server_stop(servers[i]);
@@ -440,6 +480,8 @@ static void usage(void)
            "                        manage API keys (stored hashed)\n"
            "  presign [--method GET|PUT|HEAD|DELETE|POST] [--expires SECONDS] [--store NAME] s3://BUCKET/KEY\n"
            "                        print a presigned URL (POST: the form's url and fields as JSON)\n"
+           "  reindex [--prefix user_recordings/USER/]\n"
+           "                        rebuild the recordings index from the store (beside a running server too)\n"
            "  version               print the version\n\n"
            "settings (flag, environment, default; flags win over the environment,\n"
            "which wins over the config file):\n",
@@ -468,6 +510,8 @@ int main(int argc, char **argv)
         return cmd_apikey(rest_argc, rest);
     if (strcmp(cmd, "presign") == 0)
         return cmd_presign(rest_argc, rest);
+    if (strcmp(cmd, "reindex") == 0)
+        return cmd_reindex(rest_argc, rest);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("silo %s\n", SILO_VERSION);
         return 0;

@@ -18,6 +18,8 @@ static const struct route_group groups[] = {
     {api_health_routes, &api_health_route_count},
     {api_files_routes, &api_files_route_count},
     {api_uploads_routes, &api_uploads_route_count},
+    {api_recordings_routes, &api_recordings_route_count},
+    {api_settings_routes, &api_settings_route_count},
 };
 
 static int method_not_allowed(struct http_request *req)

@@ -38,4 +38,12 @@ extern const size_t api_uploads_route_count;
 extern const struct route api_files_routes[];
 extern const size_t api_files_route_count;
 
+/* Routes of seed 001's recordings (recordings.c). */
+extern const struct route api_recordings_routes[];
+extern const size_t api_recordings_route_count;
+
+/* Routes of seed 001's user settings (settings.c). */
+extern const struct route api_settings_routes[];
+extern const size_t api_settings_route_count;
+
 #endif

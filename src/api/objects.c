@@ -33,6 +33,18 @@ bool objects_folder_valid(const char *s)
 
 bool objects_id_valid(const char *s) { return objects_folder_valid(s) && !strchr(s, '/'); }
 
+bool objects_external_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > OBJECTS_NAME_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("._-|@+:", *p)))
+            return false;
+    return true;
+}
+
 /* ".mp3" from "My Song.MP3": lowercase, 1..10 alphanumerics, else "". */
 void objects_extension(const char *filename, char out[12])
 {

@@ -24,6 +24,11 @@
 bool objects_folder_valid(const char *s);
 /* An id (user, class, session): one such segment. */
 bool objects_id_valid(const char *s);
+/* An id that comes from outside silo and names a folder of its own (seed
+ * 001's user and session ids): as objects_id_valid, and also '|', '@',
+ * '+' and ':', which identity providers put in subjects ("auth0|5f2c",
+ * emails) and clients in timestamps ("2025-11-21T19:30:00.000Z"). */
+bool objects_external_id_valid(const char *s);
 
 /* Writes ".mp3" for "My Song.MP3" (lowercase, 1 to 10 letters or digits)
  * to out, or "" when the name has no such extension. */

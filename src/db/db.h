@@ -13,7 +13,7 @@
  * when the database reports a transient conflict.
  *
  * Above the raw interface sit typed helpers per table (objects, users, api
- * keys, jobs) so handlers read like the domain, not like SQL. */
+ * keys, recordings, jobs) so handlers read like the domain, not like SQL. */
 #ifndef SILO_DB_DB_H
 #define SILO_DB_DB_H
 
@@ -54,6 +54,13 @@ enum db_query {
     Q_APIKEY_BY_HASH,     /* hash -> id, name, role */
     Q_APIKEY_REVOKE,      /* id, now */
     Q_APIKEY_LIST,        /* -> id, name, role, created_at, revoked_at */
+    Q_RECORDING_UPSERT,   /* user_id, session_id, created_ms, display_name, duration_us, audio_key,
+                             transcript_key, audio_content_type, size, tags, notes, metadata, now_ms */
+    Q_RECORDING_GET,      /* user_id, session_id -> recording columns */
+    Q_RECORDING_DELETE,   /* user_id, session_id */
+    Q_RECORDING_LIST,     /* user_id, since_ms, before_ms, before_session, limit -> recording columns */
+    Q_RECORDING_OLDER,    /* before_ms, limit -> recording columns, oldest first */
+    Q_RECORDING_UNSEEN,   /* key prefix, indexed before ms: deletes rows in the prefix not seen since */
     Q_PING,
     Q_COUNT
 };
@@ -157,6 +164,55 @@ int db_apikey_insert(struct db *db, const char *id, const char *name, const char
 int db_apikey_by_hash(struct db *db, const char *hash, struct db_apikey *out);
 int db_apikey_revoke(struct db *db, const char *id);
 int db_apikey_list(struct db *db, int (*fn)(void *arg, const struct db_apikey *k), void *arg);
+
+/* ---- recordings: the index of seed 001's sessions (db/recordings.c) ----
+ *
+ * One row per user_recordings/{user_id}/{session_id}/ in the store, built
+ * from its session_metadata.json; listing reads it newest first with
+ * keyset pagination on (created_ms, session_id). */
+
+struct db_recording {
+    char *user_id;
+    char *session_id;
+    int64_t created_ms;       /* creation_date, unix milliseconds */
+    char *display_name;
+    int64_t duration_us;      /* microseconds; -1 when unknown */
+    char *audio_key;          /* or NULL */
+    char *transcript_key;     /* or NULL */
+    char *audio_content_type; /* or NULL */
+    int64_t size;             /* audio bytes */
+    char *tags;               /* JSON array text */
+    char *notes;              /* or NULL */
+    char *metadata;           /* JSON object text */
+    int64_t indexed_ms;       /* when the row was last written */
+};
+
+void db_recording_clear(struct db_recording *r);
+/* Inserts or replaces the row for (user_id, session_id); indexed_ms is
+ * set to now. */
+int db_recording_put(struct db *db, const struct db_recording *r);
+/* ENOTFOUND when absent; *out owned by the caller (db_recording_clear). */
+int db_recording_get(struct db *db, const char *user_id, const char *session_id, struct db_recording *out);
+/* ENOTFOUND when absent. */
+int db_recording_delete(struct db *db, const char *user_id, const char *session_id);
+/* user_id's rows created at or after since_ms and strictly before the
+ * keyset position (before_ms, before_session) in (created_ms DESC,
+ * session_id DESC) order, newest first, at most limit. Pass before_ms
+ * INT64_MAX and before_session "" for the first page. fn sees each row
+ * (borrowed); a non-zero return stops and is returned. */
+int db_recording_list(struct db *db, const char *user_id, int64_t since_ms, int64_t before_ms,
+                      const char *before_session, int limit, int (*fn)(void *arg, const struct db_recording *r),
+                      void *arg);
+/* Rows of every user created before before_ms, oldest first, at most
+ * limit (the retention sweep). */
+int db_recording_list_older(struct db *db, int64_t before_ms, int limit,
+                            int (*fn)(void *arg, const struct db_recording *r), void *arg);
+/* Deletes the rows whose "user_recordings/{user_id}/{session_id}/" starts
+ * with key_prefix and that were not written since indexed_before_ms (a
+ * reindex's sweep of sessions gone from the store). *removed_out (may be
+ * NULL) gets the count. */
+int db_recording_delete_unseen(struct db *db, const char *key_prefix, int64_t indexed_before_ms,
+                               int64_t *removed_out);
 
 extern const struct db_ops db_sqlite_ops;
 

@@ -903,6 +903,103 @@ static void concurrent_threads(void **state)
     assert_int_equal(db_ping(fx->db), 0);
 }
 
+/* ---- recordings ---- */
+
+struct recording_list {
+    char sessions[16][32];
+    int64_t created[16];
+    size_t n;
+    const char *only_user; /* list_older: ignore other tests' rows */
+};
+
+static int collect_recording(void *arg, const struct db_recording *r)
+{
+    struct recording_list *l = arg;
+    if (l->only_user && strcmp(r->user_id, l->only_user) != 0)
+        return 0;
+    if (l->n == 16)
+        return SILO_ETOOBIG;
+    snprintf(l->sessions[l->n], sizeof l->sessions[l->n], "%s", r->session_id);
+    l->created[l->n++] = r->created_ms;
+    return 0;
+}
+
+static void recordings_keyset_window_and_unseen(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    char user[64], other[64], prefix[96];
+    snprintf(user, sizeof user, "u-%s", fx->tag);
+    snprintf(other, sizeof other, "v-%s", fx->tag);
+    /* s0..s4 one second apart; "tie-a" and "tie-b" share s2's time */
+    const char *sessions[] = {"s0", "s1", "s2", "s3", "s4", "tie-a", "tie-b"};
+    const int64_t created[] = {1000, 2000, 3000, 4000, 5000, 3000, 3000};
+    for (size_t i = 0; i < 7; i++) {
+        struct db_recording r = {.user_id = user, .session_id = (char *)sessions[i], .created_ms = created[i],
+                                 .duration_us = i == 0 ? -1 : (int64_t)i * 1500000, .size = (int64_t)i,
+                                 .tags = "[\"x\"]", .metadata = "{\"k\":1}"};
+        assert_int_equal(db_recording_put(fx->db, &r), 0);
+    }
+    struct db_recording theirs = {.user_id = other, .session_id = "s9", .created_ms = 9000};
+    assert_int_equal(db_recording_put(fx->db, &theirs), 0);
+
+    struct db_recording got;
+    assert_int_equal(db_recording_get(fx->db, user, "s0", &got), 0);
+    assert_int_equal(got.duration_us, -1);
+    assert_string_equal(got.display_name, "s0"); /* the session id when none is given */
+    assert_string_equal(got.tags, "[\"x\"]");
+    assert_null(got.audio_key);
+    db_recording_clear(&got);
+    assert_int_equal(db_recording_get(fx->db, user, "s1", &got), 0);
+    assert_int_equal(got.duration_us, 1500000);
+    db_recording_clear(&got);
+    assert_int_equal(db_recording_get(fx->db, user, "nope", &got), SILO_ENOTFOUND);
+
+    /* Pages of 3, newest first, ties by session id descending. */
+    const char *expected[] = {"s4", "s3", "tie-b", "tie-a", "s2", "s1", "s0"};
+    struct recording_list all = {0};
+    int64_t before_ms = INT64_MAX;
+    char before[32] = "";
+    for (;;) {
+        struct recording_list page = {0};
+        assert_int_equal(db_recording_list(fx->db, user, 0, before_ms, before, 3, collect_recording, &page), 0);
+        for (size_t i = 0; i < page.n; i++) {
+            snprintf(all.sessions[all.n], sizeof all.sessions[0], "%s", page.sessions[i]);
+            all.n++;
+        }
+        if (page.n < 3)
+            break;
+        before_ms = page.created[page.n - 1];
+        snprintf(before, sizeof before, "%s", page.sessions[page.n - 1]);
+    }
+    assert_int_equal(all.n, 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_string_equal(all.sessions[i], expected[i]);
+
+    /* The window: created at or after since_ms. */
+    struct recording_list recent = {0};
+    assert_int_equal(db_recording_list(fx->db, user, 3000, INT64_MAX, "", 100, collect_recording, &recent), 0);
+    assert_int_equal(recent.n, 5);
+
+    struct recording_list older = {.only_user = user};
+    assert_int_equal(db_recording_list_older(fx->db, 2500, 1000, collect_recording, &older), 0);
+    assert_int_equal(older.n, 2);
+    assert_string_equal(older.sessions[0], "s0");
+
+    /* A reindex's sweep: rows under the prefix not written since. */
+    int64_t removed = -1;
+    snprintf(prefix, sizeof prefix, "user_recordings/%s/s", user);
+    assert_int_equal(db_recording_delete_unseen(fx->db, prefix, INT64_MAX, &removed), 0);
+    assert_int_equal(removed, 5);
+    snprintf(prefix, sizeof prefix, "user_recordings/%s/", user);
+    assert_int_equal(db_recording_delete_unseen(fx->db, prefix, 0, &removed), 0);
+    assert_int_equal(removed, 0); /* everything was written after time 0 */
+    assert_int_equal(db_recording_delete(fx->db, user, "tie-a"), 0);
+    assert_int_equal(db_recording_delete(fx->db, user, "tie-a"), SILO_ENOTFOUND);
+    assert_int_equal(db_recording_get(fx->db, other, "s9", &got), 0);
+    db_recording_clear(&got);
+    assert_int_equal(db_recording_delete(fx->db, other, "s9"), 0);
+}
+
 static void open_failures(void **state)
 {
     (void)state;
@@ -944,6 +1041,7 @@ int main(void)
         DB_TEST(api_keys),
         DB_TEST(transactions),
         DB_TEST(concurrent_threads),
+        DB_TEST(recordings_keyset_window_and_unseen),
         cmocka_unit_test(open_failures),
     };
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);
