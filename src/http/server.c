@@ -200,7 +200,8 @@ void http_respond_bytes(struct http_request *req, int status, const char *conten
 
 void http_respond_json(struct http_request *req, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+                      : NULL;
     json_decref(body);
     if (!text) {
         http_respond_bytes(req, 500, "application/json", "{\"detail\":\"out of memory\"}", 26);
