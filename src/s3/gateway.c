@@ -36,6 +36,7 @@
 
 #include "app.h"
 #include "s3/s3_int.h"
+#include "s3/sigv2.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -43,8 +44,8 @@
 
 #define MAX_HEADERS 256
 #define CORS_METHODS "GET, PUT, POST, DELETE, HEAD"
-#define CORS_EXPOSE                                                                                           \
-    "ETag, x-amz-request-id, x-amz-id-2, x-amz-version-id, Content-Length, Content-Range, Content-Type, "   \
+#define CORS_EXPOSE                                                                                          \
+    "ETag, x-amz-request-id, x-amz-id-2, x-amz-version-id, Content-Length, Content-Range, Content-Type, "    \
     "Last-Modified, Location"
 
 /* ---- answering ---------------------------------------------------------- */
@@ -158,7 +159,8 @@ int s3_fail(struct s3_request *s3, int rc)
     case SILO_ETOOBIG:
         return s3_error(s3, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
     case SILO_EBADDIGEST:
-        return s3_error(s3, 400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
+        return s3_error(s3, 400, "BadDigest",
+                        "The Content-MD5 you specified did not match what we received.");
     case SILO_ENOTEMPTY:
         return s3_error(s3, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty");
     case SILO_EEXIST:
@@ -167,9 +169,11 @@ int s3_fail(struct s3_request *s3, int rc)
     case SILO_ERANGE:
         return s3_error(s3, 416, "InvalidRange", "The requested range is not satisfiable");
     case SILO_EPRECONDITION:
-        return s3_error(s3, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+        return s3_error(s3, 412, "PreconditionFailed",
+                        "At least one of the pre-conditions you specified did not hold");
     case SILO_EUNSUPPORTED:
-        return s3_error(s3, 501, "NotImplemented", "A header you provided implies functionality that is not implemented");
+        return s3_error(s3, 501, "NotImplemented",
+                        "A header you provided implies functionality that is not implemented");
     case SILO_EFORBIDDEN:
     case SILO_EUNAUTHORIZED:
         return s3_error(s3, 403, "AccessDenied", "Access Denied");
@@ -440,7 +444,17 @@ static int authenticate(struct s3_request *s3)
     /* Any region is accepted: the signing key is derived from the one the
      * client signed with (s3cmd signs CreateBucket with "US"). */
     struct sigv4_verifier v = {lookup_secret, s3->app, NULL, time_now()};
-    if (sigv4_verify(&v, &sr, &s3->auth)) {
+    int rc;
+    if (!http_header(req, "Authorization") && sigv2_is_presigned(req->raw_query)) {
+        /* a legacy presigned URL (botocore's default for presigning) */
+        const char *resource =
+            s3->virtual_host ? arena_printf(req->arena, "/%s%s", s3->bucket, req->raw_path) : req->raw_path;
+        struct sigv2_request v2 = {req->method, resource, req->raw_query, walk.items, walk.count};
+        rc = resource ? sigv2_verify_query(&v, &v2, &s3->auth) : SILO_ENOMEM;
+    } else {
+        rc = sigv4_verify(&v, &sr, &s3->auth);
+    }
+    if (rc) {
         enum sigv4_error e = s3->auth.error;
         return s3_error(s3, sigv4_error_status(e), sigv4_error_code(e), "%s", s3->auth.message);
     }
@@ -460,6 +474,8 @@ static int deliver(void *arg, const void *data, size_t n)
     struct s3_request *s3 = arg;
     int rc;
     if (s3->check_sha256 && (rc = sigv4_payload_check_update(&s3->sha256, data, n)))
+        return rc;
+    if (s3->checksum.kind && (rc = checksum_update(&s3->checksum, data, n)))
         return rc;
     s3->body_bytes += n;
     switch (s3->op->body) {
@@ -485,7 +501,8 @@ static int body_failed(struct s3_request *s3, int rc)
         return s3_error(s3, 403, "SignatureDoesNotMatch",
                         "The request signature we calculated does not match the signature you provided.");
     case SILO_EINVAL:
-        return s3_error(s3, 400, "IncompleteBody", "The request body is not valid aws-chunked data or is incomplete.");
+        return s3_error(s3, 400, "IncompleteBody",
+                        "The request body is not valid aws-chunked data or is incomplete.");
     case SILO_ETOOBIG:
         return s3_error(s3, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
     default:
@@ -511,6 +528,70 @@ static int parse_content_md5(struct s3_request *s3)
     return 0;
 }
 
+struct checksum_walk {
+    enum checksum_kind kind;
+    const char *value;
+};
+
+static void find_checksum(void *arg, const char *name, const char *value)
+{
+    struct checksum_walk *walk = arg;
+    enum checksum_kind kind = checksum_kind_of(name);
+    if (kind != CHECKSUM_NONE && walk->kind == CHECKSUM_NONE) {
+        walk->kind = kind;
+        walk->value = value;
+    }
+}
+
+/* Sets up the x-amz-checksum-* check: the value comes in a header or, when
+ * x-amz-trailer announces it, in the aws-chunked trailer. */
+static int start_checksum(struct s3_request *s3)
+{
+    struct checksum_walk walk = {CHECKSUM_NONE, NULL};
+    http_headers_each(s3->req, find_checksum, &walk);
+    if (walk.kind != CHECKSUM_NONE) {
+        if (strlen(walk.value) >= sizeof s3->checksum_expected)
+            return s3_error(s3, 400, "InvalidRequest", "Value for x-amz-checksum-%s header is invalid.",
+                            checksum_name(walk.kind));
+        memcpy(s3->checksum_expected, walk.value, strlen(walk.value) + 1);
+    } else if (s3->chunked) {
+        walk.kind = checksum_kind_of(s3_header(s3, "x-amz-trailer"));
+        s3->checksum_in_trailer = true;
+    }
+    if (walk.kind == CHECKSUM_NONE)
+        return 0;
+    int rc = checksum_init(&s3->checksum, walk.kind);
+    return rc ? s3_fail(s3, rc) : 0;
+}
+
+/* Compares the checksum of the body with the one the client sent. */
+static int finish_checksum(struct s3_request *s3)
+{
+    char got[CHECKSUM_BASE64_MAX], header[64];
+    enum checksum_kind kind = s3->checksum.kind;
+    const char *name = checksum_name(kind);
+    int rc = checksum_final(&s3->checksum, got);
+    if (rc)
+        return s3_fail(s3, rc);
+    snprintf(header, sizeof header, "x-amz-checksum-%s", name);
+    const char *expected =
+        s3->checksum_in_trailer ? chunked_trailer(s3->chunked, header) : s3->checksum_expected;
+    if (!expected)
+        return s3_error(s3, 400, "IncompleteBody", "The trailer %s announced in x-amz-trailer was not sent.",
+                        header);
+    if (strcmp(expected, got) != 0) {
+        char upper[16];
+        size_t i = 0;
+        for (; name[i] && i + 1 < sizeof upper; i++)
+            upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+        upper[i] = '\0';
+        return s3_error(s3, 400, "BadDigest", "The %s you specified did not match the calculated checksum.",
+                        upper);
+    }
+    http_add_header(s3->req, header, got);
+    return 0;
+}
+
 static int start_pipeline(struct s3_request *s3)
 {
     int rc;
@@ -526,15 +607,14 @@ static int start_pipeline(struct s3_request *s3)
                 return s3_error(s3, 400, "InvalidArgument", "x-amz-decoded-content-length is not a number");
             decoded = v;
         }
-        rc = chunked_new(&s3->auth, decoded, deliver, s3, &s3->chunked);
-        return rc ? s3_fail(s3, rc) : 0;
-    }
-    if (s3->auth.payload == SIGV4_PAYLOAD_SHA256) {
+        if ((rc = chunked_new(&s3->auth, decoded, deliver, s3, &s3->chunked)))
+            return s3_fail(s3, rc);
+    } else if (s3->auth.payload == SIGV4_PAYLOAD_SHA256) {
         if ((rc = sigv4_payload_check_init(&s3->sha256, s3->auth.payload_hash)))
             return s3_fail(s3, rc);
         s3->check_sha256 = true;
     }
-    return 0;
+    return start_checksum(s3);
 }
 
 static int gw_headers(struct http_request *req)
@@ -581,6 +661,8 @@ static int gw_complete(struct http_request *req)
         if (rc)
             return s3_fail(s3, rc);
     }
+    if (s3->checksum.kind && (rc = finish_checksum(s3)))
+        return rc;
     if (s3->op->body == S3_BODY_BUFFER && s3->has_content_md5) {
         unsigned char md5[MD5_LEN];
         crypto_md5(s3->body.data ? s3->body.data : "", s3->body.len, md5);
@@ -601,6 +683,7 @@ static void gw_cleanup(struct http_request *req)
     chunked_free(s3->chunked);
     s3->chunked = NULL;
     sigv4_payload_check_free(&s3->sha256);
+    checksum_free(&s3->checksum);
     buf_free(&s3->body);
 }
 
@@ -618,10 +701,11 @@ static int preflight(struct s3_request *s3)
     for (size_t i = 0; method && i < sizeof allowed / sizeof allowed[0]; i++)
         method_ok = method_ok || strcmp(method, allowed[i]) == 0;
     if (!method_ok || !origin_allowed(s3->app, origin))
-        return s3_error(s3, 403, "AccessForbidden",
-                        "CORSResponse: This CORS request is not allowed. This is usually because the evaluation "
-                        "of Origin, request method / Access-Control-Request-Method or "
-                        "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.");
+        return s3_error(
+            s3, 403, "AccessForbidden",
+            "CORSResponse: This CORS request is not allowed. This is usually because the evaluation "
+            "of Origin, request method / Access-Control-Request-Method or "
+            "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.");
     http_add_header(s3->req, "Access-Control-Allow-Methods", CORS_METHODS);
     if (headers)
         http_add_header(s3->req, "Access-Control-Allow-Headers", headers);
@@ -634,32 +718,35 @@ static int preflight(struct s3_request *s3)
 static int method_not_allowed(struct s3_request *s3)
 {
     http_add_header(s3->req, "Allow", "GET, PUT, POST, DELETE, HEAD, OPTIONS");
-    return s3_error(s3, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+    return s3_error(s3, 405, "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.");
 }
 
 static int not_implemented(struct s3_request *s3)
 {
-    return s3_error(s3, 501, "NotImplemented", "A header or query you provided implies functionality that is not "
-                                               "implemented");
+    return s3_error(s3, 501, "NotImplemented",
+                    "A header or query you provided implies functionality that is not "
+                    "implemented");
 }
 
 /* ---- the operation table ------------------------------------------------- */
 
 #define XML_RAW_MAX (2 * XML_BODY_MAX + (64 << 10)) /* a buffered body as sent (aws-chunked adds framing) */
 
-#define OP(label, check_mode, body_mode, max, start_fn, data_fn, finish_fn, cleanup_fn)                       \
-    {                                                                                                     \
-        {.name = "s3:" label,                                                                             \
-         .on_headers = gw_headers,                                                                        \
-         .on_body = gw_body,                                                                              \
-         .on_complete = gw_complete,                                                                      \
-         .on_cleanup = gw_cleanup,                                                                        \
-         .max_body = (max)},                                                                              \
-            check_mode, body_mode, start_fn, data_fn, finish_fn, cleanup_fn                               \
+#define OP(label, check_mode, body_mode, max, start_fn, data_fn, finish_fn, cleanup_fn)                      \
+    {                                                                                                        \
+        {.name = "s3:" label,                                                                                \
+         .on_headers = gw_headers,                                                                           \
+         .on_body = gw_body,                                                                                 \
+         .on_complete = gw_complete,                                                                         \
+         .on_cleanup = gw_cleanup,                                                                           \
+         .max_body = (max)},                                                                                 \
+            check_mode, body_mode, start_fn, data_fn, finish_fn, cleanup_fn                                  \
     }
 /* An operation answered in finish, with no body worth keeping. */
 #define SIMPLE(label, finish_fn) OP(label, S3_CHECK_SIGV4, S3_BODY_IGNORE, 0, NULL, NULL, finish_fn, NULL)
-#define BUFFERED(label, finish_fn) OP(label, S3_CHECK_SIGV4, S3_BODY_BUFFER, XML_RAW_MAX, NULL, NULL, finish_fn, NULL)
+#define BUFFERED(label, finish_fn)                                                                           \
+    OP(label, S3_CHECK_SIGV4, S3_BODY_BUFFER, XML_RAW_MAX, NULL, NULL, finish_fn, NULL)
 
 static const struct s3_op op_list_buckets = SIMPLE("ListBuckets", s3_list_buckets);
 static const struct s3_op op_create_bucket = SIMPLE("CreateBucket", s3_create_bucket);
@@ -676,13 +763,15 @@ static const struct s3_op op_list_objects_v2 = SIMPLE("ListObjectsV2", s3_list_o
 static const struct s3_op op_list_versions = SIMPLE("ListObjectVersions", s3_list_object_versions);
 static const struct s3_op op_list_uploads = SIMPLE("ListMultipartUploads", s3_list_multipart_uploads);
 static const struct s3_op op_delete_objects = BUFFERED("DeleteObjects", s3_delete_objects);
-static const struct s3_op op_post_object = OP("PostObject", S3_CHECK_FORM, S3_BODY_STREAM, -1, s3_post_object_start,
-                                              s3_post_object_data, s3_post_object_finish, s3_post_object_cleanup);
+static const struct s3_op op_post_object =
+    OP("PostObject", S3_CHECK_FORM, S3_BODY_STREAM, -1, s3_post_object_start, s3_post_object_data,
+       s3_post_object_finish, s3_post_object_cleanup);
 
 static const struct s3_op op_get_object = SIMPLE("GetObject", s3_get_object);
 static const struct s3_op op_head_object = SIMPLE("HeadObject", s3_get_object);
-static const struct s3_op op_put_object = OP("PutObject", S3_CHECK_SIGV4, S3_BODY_STREAM, -1, s3_put_object_start,
-                                             s3_put_object_data, s3_put_object_finish, s3_put_object_cleanup);
+static const struct s3_op op_put_object =
+    OP("PutObject", S3_CHECK_SIGV4, S3_BODY_STREAM, -1, s3_put_object_start, s3_put_object_data,
+       s3_put_object_finish, s3_put_object_cleanup);
 static const struct s3_op op_copy_object = SIMPLE("CopyObject", s3_copy_object);
 static const struct s3_op op_delete_object = SIMPLE("DeleteObject", s3_delete_object);
 static const struct s3_op op_object_acl = SIMPLE("GetObjectAcl", s3_object_acl);
@@ -697,12 +786,13 @@ static const struct s3_op op_complete_upload = BUFFERED("CompleteMultipartUpload
 static const struct s3_op op_abort_upload = SIMPLE("AbortMultipartUpload", s3_multipart_abort);
 static const struct s3_op op_list_parts = SIMPLE("ListParts", s3_list_parts);
 
-static const struct s3_op op_preflight = OP("Preflight", S3_CHECK_NONE, S3_BODY_IGNORE, 0, NULL, NULL, preflight, NULL);
+static const struct s3_op op_preflight =
+    OP("Preflight", S3_CHECK_NONE, S3_BODY_IGNORE, 0, NULL, NULL, preflight, NULL);
 static const struct s3_op op_not_implemented = SIMPLE("NotImplemented", not_implemented);
 static const struct s3_op op_method_not_allowed = SIMPLE("MethodNotAllowed", method_not_allowed);
 
 enum target { T_SERVICE, T_BUCKET, T_OBJECT, T_ANY };
-enum when { W_ALWAYS, W_COPY_SOURCE, W_FORM, W_LIST_V2 };
+enum when { W_ALWAYS, W_COPY_SOURCE, W_LIST_V2 };
 
 struct route {
     const char *method; /* NULL: any */
@@ -715,10 +805,10 @@ struct route {
 
 /* Bucket configurations silo does not keep: GET answers "not configured"
  * (or an empty document), PUT is NotImplemented, DELETE succeeds. */
-static const char *const not_configured_subs[] = {"policy",     "cors",          "lifecycle",      "tagging",
-                                                 "website",    "encryption",    "replication",    "object-lock",
-                                                 "ownershipControls", "publicAccessBlock", "policyStatus",
-                                                 "analytics",  "metrics",       "inventory",      "intelligent-tiering"};
+static const char *const not_configured_subs[] = {
+    "policy",       "cors",        "lifecycle",   "tagging",           "website",
+    "encryption",   "replication", "object-lock", "ownershipControls", "publicAccessBlock",
+    "policyStatus", "analytics",   "metrics",     "inventory",         "intelligent-tiering"};
 static const char *const empty_config_subs[] = {"logging", "notification", "requestPayment", "accelerate"};
 
 static const struct route routes[] = {
@@ -735,7 +825,7 @@ static const struct route routes[] = {
     {"PUT", T_BUCKET, "versioning", NULL, W_ALWAYS, &op_not_implemented},
     {"PUT", T_BUCKET, "acl", NULL, W_ALWAYS, &op_not_implemented},
     {"POST", T_BUCKET, "delete", NULL, W_ALWAYS, &op_delete_objects},
-    {"POST", T_BUCKET, NULL, NULL, W_FORM, &op_post_object},
+    {"POST", T_BUCKET, NULL, NULL, W_ALWAYS, &op_post_object},
 
     {"GET", T_OBJECT, "uploadId", NULL, W_ALWAYS, &op_list_parts},
     {"GET", T_OBJECT, "acl", NULL, W_ALWAYS, &op_object_acl},
@@ -763,52 +853,79 @@ static const struct route routes[] = {
     {"DELETE", T_OBJECT, NULL, NULL, W_ALWAYS, &op_delete_object},
 };
 
-static bool route_when(struct http_request *req, enum when when)
+/* True when the raw query has a parameter called name (decoded, '+' is a
+ * space, as http_query reads it); its decoded value into *value_out when
+ * value_out is not NULL (arena-owned, "" without '='). */
+static bool query_param(struct arena *arena, const char *query, const char *name, const char **value_out)
 {
+    size_t name_len = strlen(name);
+    for (const char *p = query ? query : ""; *p;) {
+        size_t n = strcspn(p, "&");
+        const char *eq = memchr(p, '=', n);
+        size_t key_len = eq ? (size_t)(eq - p) : n;
+        struct buf key;
+        buf_init(&key, 256);
+        bool match = percent_decode(&key, p, key_len, true) == 0 && key.len == name_len &&
+                     memcmp(buf_str(&key), name, name_len) == 0;
+        buf_free(&key);
+        if (match) {
+            if (value_out) {
+                struct buf value;
+                buf_init(&value, 64 << 10);
+                *value_out = NULL;
+                if (percent_decode(&value, eq ? eq + 1 : p + n, eq ? n - key_len - 1 : 0, true) == 0)
+                    *value_out = arena_strndup(arena, buf_str(&value), value.len);
+                buf_free(&value);
+            }
+            return true;
+        }
+        p += n + (p[n] ? 1 : 0);
+    }
+    return false;
+}
+
+static bool route_when(struct arena *arena, const struct s3_route_request *in, enum when when)
+{
+    const char *v = NULL;
     switch (when) {
     case W_ALWAYS:
         return true;
     case W_COPY_SOURCE:
-        return http_header(req, "x-amz-copy-source") != NULL;
-    case W_FORM: {
-        const char *type = http_header(req, "Content-Type");
-        return type && strncasecmp(type, "multipart/form-data", 19) == 0;
-    }
-    case W_LIST_V2: {
-        const char *v = http_query(req, "list-type");
-        return v && strcmp(v, "2") == 0;
-    }
+        return in->copy_source;
+    case W_LIST_V2:
+        return query_param(arena, in->raw_query, "list-type", &v) && v && strcmp(v, "2") == 0;
     }
     return false;
 }
 
-static bool has_any(struct http_request *req, const char *const *subs, size_t n)
+static bool has_any(const struct s3_route_request *in, const char *const *subs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (http_query_has(req, subs[i]))
+        if (query_param(NULL, in->raw_query, subs[i], NULL))
             return true;
     return false;
 }
 
-static const struct s3_op *pick(struct http_request *req, enum target target)
+static const struct s3_op *pick(struct arena *arena, const struct s3_route_request *in, enum target target)
 {
-    const char *m = req->method;
+    const char *m = in->method;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *r = &routes[i];
         if ((r->method && strcmp(r->method, m) != 0) || (r->target != T_ANY && r->target != target))
             continue;
-        if ((r->sub && !http_query_has(req, r->sub)) || (r->sub2 && !http_query_has(req, r->sub2)))
+        if ((r->sub && !query_param(NULL, in->raw_query, r->sub, NULL)) ||
+            (r->sub2 && !query_param(NULL, in->raw_query, r->sub2, NULL)))
             continue;
-        if (route_when(req, r->when))
+        if (route_when(arena, in, r->when))
             return r->op;
     }
     if (target == T_BUCKET) {
         size_t nc = sizeof not_configured_subs / sizeof not_configured_subs[0];
         size_t ne = sizeof empty_config_subs / sizeof empty_config_subs[0];
-        bool configurable = has_any(req, not_configured_subs, nc) || has_any(req, empty_config_subs, ne);
-        if (strcmp(m, "GET") == 0 && has_any(req, not_configured_subs, nc))
+        bool configurable = has_any(in, not_configured_subs, nc) || has_any(in, empty_config_subs, ne);
+        if (strcmp(m, "GET") == 0 && has_any(in, not_configured_subs, nc))
             return &op_not_configured;
-        if (strcmp(m, "GET") == 0 && has_any(req, empty_config_subs, ne))
+        if (strcmp(m, "GET") == 0 && has_any(in, empty_config_subs, ne))
             return &op_empty_config;
         if (strcmp(m, "PUT") == 0 && configurable)
             return &op_not_implemented;
@@ -839,9 +956,10 @@ static size_t count_labels(const char *host)
 static char *host_name(struct arena *arena, const char *authority, size_t n, bool *ip_out)
 {
     *ip_out = false;
-    if (n && authority[0] == '[') {
+    if (n && authority[0] == '[') { /* an IPv6 literal */
+        const char *close = memchr(authority, ']', n);
         *ip_out = true;
-        return arena_strndup(arena, authority, n);
+        return arena_strndup(arena, authority, close ? (size_t)(close - authority) + 1 : n);
     }
     const char *colon = memchr(authority, ':', n);
     if (colon)
@@ -861,11 +979,8 @@ static char *host_name(struct arena *arena, const char *authority, size_t n, boo
 
 /* The bucket a virtual-hosted request names in its Host header, or NULL
  * for path style; the rules are in this file's opening comment. */
-static const char *virtual_bucket(struct s3_request *s3)
+static const char *virtual_bucket(struct arena *arena, const char *header, const char *url)
 {
-    struct arena *arena = s3->req->arena;
-    const char *header = s3_header(s3, "Host");
-    const char *url = s3->app->s3_url;
     bool host_ip, endpoint_ip;
     if (!header || !*header || !url)
         return NULL;
@@ -879,7 +994,7 @@ static const char *virtual_bucket(struct s3_request *s3)
     if (!endpoint_ip && host_len > endpoint_len + 1 && host[host_len - endpoint_len - 1] == '.' &&
         strcmp(host + host_len - endpoint_len, endpoint) == 0)
         return arena_strndup(arena, host, host_len - endpoint_len - 1);
-    if (endpoint_ip) {
+    if (endpoint_ip && endpoint[0] != '[') {
         char *pattern = arena_printf(arena, ".%s.", endpoint);
         char *with_dot = arena_printf(arena, "%s.", host);
         if (!pattern || !with_dot)
@@ -912,6 +1027,63 @@ static int decode_part(struct arena *arena, const char *raw, size_t n, size_t ma
     return rc;
 }
 
+int s3_route(struct arena *arena, const struct s3_route_request *in, struct s3_route *out)
+{
+    memset(out, 0, sizeof *out);
+    out->status = 400;
+    out->code = "InvalidURI";
+    out->message = "Couldn't parse the specified URI.";
+    const char *path = in->raw_path;
+    if (!path || path[0] != '/' || !in->method)
+        return SILO_EINVAL;
+    path++;
+    const char *vbucket = virtual_bucket(arena, in->host, in->endpoint_url);
+    const char *key_raw = path;
+    int rc = 0;
+    if (vbucket) {
+        out->bucket = vbucket;
+        out->virtual_host = true;
+    } else {
+        size_t n = strcspn(path, "/");
+        if (n > 0 || path[n])
+            rc = decode_part(arena, path, n, 256, &out->bucket);
+        if (rc == SILO_ETOOBIG) {
+            out->code = "InvalidBucketName";
+            out->message = "The specified bucket is not valid.";
+            return SILO_EINVAL;
+        }
+        key_raw = path + n + (path[n] ? 1 : 0);
+    }
+    if (!rc && *key_raw) {
+        rc = decode_part(arena, key_raw, strlen(key_raw), STORE_KEY_MAX, &out->key);
+        if (rc == SILO_ETOOBIG) {
+            out->code = "KeyTooLongError";
+            out->message = "Your key is too long";
+            return SILO_EINVAL;
+        }
+        if (!rc && !store_key_valid(out->key))
+            rc = SILO_EINVAL;
+    }
+    if (rc == SILO_ENOMEM) {
+        out->status = 500;
+        out->code = "InternalError";
+        out->message = "We encountered an internal error. Please try again.";
+        return rc;
+    }
+    if (rc)
+        return SILO_EINVAL;
+    if (out->bucket && !*out->bucket) {
+        out->code = "InvalidBucketName";
+        out->message = "The specified bucket is not valid.";
+        return SILO_EINVAL;
+    }
+    enum target target = out->key ? T_OBJECT : out->bucket ? T_BUCKET : T_SERVICE;
+    out->op = pick(arena, in, target);
+    out->status = 0;
+    out->code = out->message = NULL;
+    return 0;
+}
+
 const struct http_handler *s3_gateway_resolve(struct http_request *req)
 {
     struct s3_request *s3 = arena_alloc(req->arena, sizeof *s3);
@@ -926,47 +1098,17 @@ const struct http_handler *s3_gateway_resolve(struct http_request *req)
     buf_init(&s3->body, 0);
     req->handler_state = s3;
 
-    const char *path = req->raw_path;
-    if (!path || path[0] != '/') {
-        s3_error(s3, 400, "InvalidURI", "Couldn't parse the specified URI.");
+    struct s3_route_request in = {req->method,     req->raw_path,
+                                  req->raw_query,  http_header(req, "Host"),
+                                  s3->app->s3_url, http_header(req, "x-amz-copy-source") != NULL};
+    struct s3_route route;
+    if (s3_route(req->arena, &in, &route)) {
+        s3_error(s3, route.status, route.code, "%s", route.message);
         return NULL;
     }
-    path++;
-    const char *vbucket = virtual_bucket(s3);
-    const char *key_raw = path;
-    int rc = 0;
-    if (vbucket) {
-        s3->bucket = vbucket;
-        s3->virtual_host = true;
-    } else {
-        size_t n = strcspn(path, "/");
-        if (n > 0 || path[n]) {
-            rc = decode_part(req->arena, path, n, 256, &s3->bucket);
-            if (rc == SILO_ETOOBIG) {
-                s3_error(s3, 400, "InvalidBucketName", "The specified bucket is not valid.");
-                return NULL;
-            }
-        }
-        key_raw = path + n + (path[n] ? 1 : 0);
-    }
-    if (!rc && *key_raw) {
-        rc = decode_part(req->arena, key_raw, strlen(key_raw), STORE_KEY_MAX, &s3->key);
-        if (rc == SILO_ETOOBIG) {
-            s3_error(s3, 400, "KeyTooLongError", "Your key is too long");
-            return NULL;
-        }
-        if (!rc && !store_key_valid(s3->key))
-            rc = SILO_EINVAL;
-    }
-    if (rc) {
-        s3_error(s3, 400, "InvalidURI", "Couldn't parse the specified URI.");
-        return NULL;
-    }
-    if (s3->bucket && !*s3->bucket) {
-        s3_error(s3, 400, "InvalidBucketName", "The specified bucket is not valid.");
-        return NULL;
-    }
-    enum target target = s3->key ? T_OBJECT : s3->bucket ? T_BUCKET : T_SERVICE;
-    s3->op = pick(req, target);
+    s3->bucket = route.bucket;
+    s3->key = route.key;
+    s3->virtual_host = route.virtual_host;
+    s3->op = route.op;
     return &s3->op->http;
 }

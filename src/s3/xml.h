@@ -10,10 +10,11 @@
  * entities and numeric references, CDATA sections, comments and processing
  * instructions; it refuses DOCTYPE (so there is no entity expansion and no
  * external entity), mismatched tags, nesting deeper than XML_MAX_DEPTH and
- * text longer than XML_MAX_TEXT. Element names match without their
- * namespace prefix. On top of it sit the parsers of the DeleteObjects and
- * CompleteMultipartUpload bodies, which allocate their results from an
- * arena. */
+ * text longer than XML_MAX_TEXT. Only the text of elements without child
+ * elements is kept (the white space between elements is dropped). Element
+ * names match without their namespace prefix. On top of it sit the parsers
+ * of the DeleteObjects and CompleteMultipartUpload bodies, which allocate
+ * their results from an arena. */
 #ifndef SILO_S3_XML_H
 #define SILO_S3_XML_H
 
@@ -26,9 +27,9 @@
 
 #define XML_BODY_MAX (2 << 20) /* largest request body parsed */
 #define XML_MAX_DEPTH 16
-#define XML_MAX_TEXT 8192       /* character data of one element */
-#define XML_DELETE_MAX 1000     /* objects in one DeleteObjects request */
-#define XML_PARTS_MAX 10000     /* parts in one CompleteMultipartUpload */
+#define XML_MAX_TEXT 8192   /* character data of one element */
+#define XML_DELETE_MAX 1000 /* objects in one DeleteObjects request */
+#define XML_PARTS_MAX 10000 /* parts in one CompleteMultipartUpload */
 #define XML_S3_NAMESPACE "http://s3.amazonaws.com/doc/2006-03-01/"
 
 /* ---- Writer -------------------------------------------------------------- */
@@ -48,7 +49,8 @@ void xml_text(struct xml_writer *w, const char *name, const char *text);
 /* Like xml_text; with url_encode the text is first URI-encoded ('/' kept),
  * S3's encoding-type=url. */
 void xml_key(struct xml_writer *w, const char *name, const char *text, bool url_encode);
-void xml_textf(struct xml_writer *w, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void xml_textf(struct xml_writer *w, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Appends markup as it is (trusted, constant text only). */
 void xml_raw(struct xml_writer *w, const char *markup);
 /* Closes root; returns the first error of the whole document or 0. */
