@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "util/error.h"
+#include "util/timeutil.h"
 
 /* A folder is one or more segments of [A-Za-z0-9._-], none "." or "..". */
 bool objects_folder_valid(const char *s)
@@ -161,3 +162,29 @@ int objects_record(struct app *app, const char *bucket, const struct store_objec
     return rc;
 }
 
+
+int objects_index_arrival(struct app *app, const char *bucket, const struct store_object_info *info)
+{
+    struct store *st = app_store(app, NULL);
+    if (strcmp(bucket, store_default_bucket(st)) != 0)
+        return 0;
+    const char *slash = strchr(info->key, '/');
+    const char *end = slash ? strchr(slash + 1, '/') : NULL;
+    if (!end || end == slash + 1 || strncmp(info->key, ".silo", 5) == 0)
+        return 0;
+    char owner[OBJECTS_NAME_MAX + 1];
+    size_t len = (size_t)(end - slash - 1);
+    if (len > OBJECTS_NAME_MAX)
+        return 0;
+    memcpy(owner, slash + 1, len);
+    owner[len] = '\0';
+    if (!objects_external_id_valid(owner))
+        return 0;
+    char when[25];
+    time_format_iso8601(info->last_modified, when);
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "user_id", owner, "content_type",
+                             info->content_type ? info->content_type : "binary/octet-stream", "upload_timestamp", when);
+    int rc = meta ? objects_record(app, bucket, info, owner, meta) : SILO_ENOMEM;
+    json_decref(meta);
+    return rc;
+}

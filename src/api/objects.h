@@ -61,4 +61,10 @@ int objects_authorize(struct http_request *req, const struct principal *who, con
 int objects_record(struct app *app, const char *bucket, const struct store_object_info *info, const char *owner,
                    json_t *meta);
 
+/* Records in the index an object that arrived without the API (an upload
+ * through a presigned URL or POST form at the built-in endpoint): in the
+ * default bucket, owned by the user its key's second segment names.
+ * Objects elsewhere, or whose key names no valid user, are left alone. */
+int objects_index_arrival(struct app *app, const char *bucket, const struct store_object_info *info);
+
 #endif

@@ -84,7 +84,8 @@ static int presigned_url(struct http_request *req)
     const char *key = arena_printf(req->arena, "uploads/%s/%s%s", who.sub, uuid, ext);
     const char *content_type = arena_strdup(req->arena, json_string_value(ctype));
     bool put = method && strcmp(json_string_value(method), "PUT") == 0;
-    json_decref(body);
+    int64_t max_size = size ? (int64_t)json_integer_value(size) : app->cfg.max_upload_bytes;
+    json_decref(body); /* filename, ctype, method and size die with it */
     if (rc || !key || !content_type)
         return rc ? rc : SILO_ENOMEM;
     if (!objects_id_valid(who.sub)) {
@@ -109,7 +110,7 @@ static int presigned_url(struct http_request *req)
     struct policy_field fields[] = {{"Content-Type", content_type}};
     struct policy_condition conditions[] = {
         {.op = POLICY_EQ, .field = "Content-Type", .value = content_type},
-        {.op = POLICY_CONTENT_LENGTH_RANGE, .min = 1, .max = size ? json_integer_value(size) : app->cfg.max_upload_bytes},
+        {.op = POLICY_CONTENT_LENGTH_RANGE, .min = 1, .max = max_size},
     };
     struct policy_form form;
     rc = store_presign_post(st, bucket, key, expires, fields, 1, conditions, 2, now, req->arena, &form);

@@ -26,6 +26,8 @@
  * step, which answers. */
 #include "s3/gateway.h"
 
+#include "api/objects.h"
+
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -389,11 +391,14 @@ int s3_get_conditions(struct s3_request *s3, const struct store_object_info *inf
 void s3_on_object_created(struct app *app, const char *bucket, const char *key,
                           const struct store_object_info *info, const struct s3_auth *auth)
 {
-    (void)app;
-    (void)bucket;
     (void)key;
-    (void)info;
-    (void)auth;
+    /* Grants silo hands out (presigned URLs, POST policies) put objects
+     * that the API should list at once, without a /complete call. */
+    if (auth->kind != S3_AUTH_PRESIGNED && auth->kind != S3_AUTH_POST)
+        return;
+    int rc = objects_index_arrival(app, bucket, info);
+    if (rc)
+        log_warn("s3: cannot index %s/%s: %s", bucket, info->key, silo_strerror(rc));
 }
 
 void s3_object_created(struct s3_request *s3, const char *bucket, const char *key,

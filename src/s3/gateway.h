@@ -39,7 +39,8 @@ struct s3_auth {
 /* Called after every object the endpoint creates (PutObject, POST Object,
  * CompleteMultipartUpload, CopyObject), once the object is committed and
  * before the client is answered. All arguments are borrowed for the call.
- * Does nothing yet: it is the place to index uploads silo issued. */
+ * Objects put through a presigned URL or a POST policy (the grants silo
+ * issues) are recorded in the index, owned by the user their key names. */
 void s3_on_object_created(struct app *app, const char *bucket, const char *key,
                           const struct store_object_info *info, const struct s3_auth *auth);
 

@@ -66,6 +66,9 @@ def test_browser_post_flow_end_to_end(env):
     body = ask(silo, dana, filename="note.wav", contentType="audio/wav").json()
     r = post_form(body, WAV)
     assert r.status_code in (200, 201, 204), r.text
+    # Indexed on arrival: listed before any /complete call.
+    listed = requests.get(silo.url("/api/v1/s3/files"), headers=auth(dana)).json()["files"]
+    assert body["key"] in [f["key"] for f in listed]
     done = requests.post(silo.url("/api/upload/complete"), headers=auth(dana), json={"key": body["key"]})
     assert done.status_code == 200, done.text
     assert done.json()["size"] == len(WAV)
