@@ -80,7 +80,7 @@ run:
 
 test:
 	sh scripts/deps.sh test
-	$(MAKE) all asan unit
+	$(MAKE) -j$$(nproc) all asan unit
 	bash scripts/test.sh
 
 fuzz:
