@@ -20,10 +20,9 @@ for t in build/asan/unit/test_*; do
     out="$results/$name.log"
     "$t" >"$out" 2>&1
     rc=$?
-    p=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-    f=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-    p=${p:-0}
-    f=${f:-0}
+    # A program may run several cmocka groups: add up every summary line.
+    p=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
+    f=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1 # crashed, or a sanitizer stopped it
     fi
