@@ -64,6 +64,8 @@ static const struct setting settings[] = {
     {"jwt-audience", {"SILO_JWT_AUDIENCE", "AUTH0_AUDIENCE"}, T_STRING, F(jwt_audience), "", false,
      "required JWT aud (empty: not checked)"},
     {"jwks", {"SILO_JWKS"}, T_STRING, F(jwks), "", false, "JWKS file or https URL for RS256/ES256 tokens"},
+    {"jwks-min-refresh", {"SILO_JWKS_MIN_REFRESH"}, T_INT, F(jwks_min_refresh), "30", false,
+     "least seconds between two fetches of the JWKS (one happens when a token names an unknown key)"},
     {"debug", {"DEBUG", "SILO_DEBUG"}, T_BOOL, F(debug), "false", false, "debug logging"},
     {"threads", {"SILO_THREADS"}, T_INT, F(threads), "16", false, "HTTP worker threads"},
     {"max-header-size", {"SILO_MAX_HEADER_SIZE"}, T_SIZE, F(max_header_bytes), "16K", false,

@@ -56,6 +56,7 @@ struct config {
     char *jwt_issuer;
     char *jwt_audience;
     char *jwks;            /* file path or https URL of a JWKS */
+    int64_t jwks_min_refresh; /* seconds between two fetches of the JWKS */
     char *config_file;
     bool debug;
     int64_t threads;           /* HTTP worker threads */

@@ -23,7 +23,6 @@
 #include "util/timeutil.h"
 
 #define JWKS_MAX_BYTES (1 << 20)
-#define JWKS_REFETCH_SECONDS 30
 #define JWKS_TTL_SECONDS 3600
 #define SEEN_SLOTS 1024
 #define SEEN_INTERVAL 600
@@ -39,6 +38,7 @@ struct auth {
     char *issuer;
     char *audience;
     char *jwks_source; /* file path or URL; NULL when none */
+    int64_t jwks_min_refresh;
     struct db *db;
     pthread_rwlock_t jwks_lock;
     struct jwks jwks;
@@ -122,6 +122,7 @@ int auth_open(const struct config *cfg, const char *hs256_secret, struct db *db,
     auth->issuer = strdup(cfg->jwt_issuer);
     auth->audience = strdup(cfg->jwt_audience);
     auth->jwks_source = *cfg->jwks ? strdup(cfg->jwks) : NULL;
+    auth->jwks_min_refresh = cfg->jwks_min_refresh;
     int rc = auth->secret && auth->issuer && auth->audience ? 0 : SILO_ENOMEM;
     if (!rc && auth->jwks_source && !is_url(auth->jwks_source)) {
         rc = refresh_jwks(auth);
@@ -157,7 +158,7 @@ static int verify_token(struct auth *auth, const char *token, json_t **claims, c
     if (auth->jwks_source) {
         pthread_rwlock_rdlock(&auth->jwks_lock);
         bool stale = auth->jwks.count == 0 || time_now() - auth->jwks_fetched > JWKS_TTL_SECONDS;
-        bool may_fetch = time_now() - auth->jwks_fetched >= JWKS_REFETCH_SECONDS;
+        bool may_fetch = time_now() - auth->jwks_fetched >= auth->jwks_min_refresh;
         pthread_rwlock_unlock(&auth->jwks_lock);
         if (stale && may_fetch)
             refresh_jwks(auth);
@@ -166,7 +167,7 @@ static int verify_token(struct auth *auth, const char *token, json_t **claims, c
         pthread_rwlock_rdlock(&auth->jwks_lock);
         opt.jwks = auth->jwks_source ? &auth->jwks : NULL;
         int rc = jwt_verify(token, &opt, claims, reason);
-        bool may_fetch = time_now() - auth->jwks_fetched >= JWKS_REFETCH_SECONDS;
+        bool may_fetch = time_now() - auth->jwks_fetched >= auth->jwks_min_refresh;
         pthread_rwlock_unlock(&auth->jwks_lock);
         if (rc != SILO_ENOTFOUND)
             return rc;

@@ -4,7 +4,7 @@
  * (it starts with "silo_"; looked up by its SHA-256 in the database) or a
  * JWT verified by jwt.h against the instance's HS256 secret and, when
  * configured, a JWKS from a file or URL (cached; fetched again, at most
- * every 30 s, when a token names an unknown key id). The principal is the
+ * every jwks-min-refresh seconds, when a token names an unknown key id). The principal is the
  * token's "sub"; "role": "admin" (or an admin API key) may act for any
  * user, everyone else only for themselves. */
 #ifndef SILO_AUTH_AUTH_H

@@ -316,3 +316,53 @@ def test_api_keys(env):
     user_key = silo.cli("apikey", "create", "--name", "svc").stdout.split("\n")[0]
     r = requests.get(silo.url(f"/api/v1/s3/file/{alice_key}/metadata"), headers=auth(user_key))
     assert r.status_code == 403
+
+
+def test_jwks_from_a_url_is_fetched_again_for_an_unknown_kid(silo_factory):
+    """Key rotation at the identity provider: a token signed with a key the
+    cached set does not have makes silo fetch the JWKS again."""
+    import http.server
+    import threading
+
+    keys = {"current": {"keys": []}}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(keys["current"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        def jwk_and_signer(kid):
+            key = ec.generate_private_key(ec.SECP256R1())
+            n = key.public_key().public_numbers()
+            jwk = {"kty": "EC", "kid": kid, "crv": "P-256", "x": b64url(n.x.to_bytes(32, "big")),
+                   "y": b64url(n.y.to_bytes(32, "big"))}
+
+            def sign(m):
+                r, s = utils.decode_dss_signature(key.sign(m, ec.ECDSA(hashes.SHA256())))
+                return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            return jwk, sign
+
+        old_jwk, old_sign = jwk_and_signer("2025")
+        new_jwk, new_sign = jwk_and_signer("2026")
+        keys["current"] = {"keys": [old_jwk]}
+        silo = silo_factory(extra_args=["--jwks", f"http://127.0.0.1:{server.server_port}/jwks.json",
+                                        "--jwks-min-refresh", "0"])
+        claims = {"sub": "rotating", "exp": int(time.time()) + 600}
+        files = silo.url("/api/v1/s3/files")
+        assert requests.get(files, headers=auth(make_jwt({"alg": "ES256", "kid": "2025"}, claims, old_sign))).ok
+        new_token = make_jwt({"alg": "ES256", "kid": "2026"}, claims, new_sign)
+        assert requests.get(files, headers=auth(new_token)).status_code == 401  # not published yet
+        keys["current"] = {"keys": [old_jwk, new_jwk]}
+        assert requests.get(files, headers=auth(new_token)).status_code == 200  # fetched again
+    finally:
+        server.shutdown()
