@@ -70,6 +70,22 @@ static int load_config(struct config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* For commands that work on an instance without serving it: loads the
+ * settings in argv and opens app. Returns 0, or the exit status to end
+ * with after the message was printed (2 bad settings, 1 cannot open). */
+static int open_instance(const char *command, int argc, char **argv, struct app *app)
+{
+    struct config cfg;
+    if (load_config(&cfg, argc, argv))
+        return 2;
+    int rc = app_open(app, &cfg, -1, -1);
+    if (rc) {
+        fprintf(stderr, "silo %s: cannot open the instance: %s\n", command, silo_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
 static int parse_seconds(const char *text, const char *what, long long min, long long max, long long *out)
 {
     char *end;
@@ -184,15 +200,10 @@ static int cmd_apikey(int argc, char **argv)
         fprintf(stderr, "silo apikey: --role must be admin or user\n");
         return 2;
     }
-    struct config cfg;
-    if (load_config(&cfg, argc, argv))
-        return 2;
     struct app app;
-    int rc = app_open(&app, &cfg, -1, -1);
-    if (rc) {
-        fprintf(stderr, "silo apikey: cannot open the instance: %s\n", silo_strerror(rc));
-        return 1;
-    }
+    int rc = open_instance("apikey", argc, argv, &app);
+    if (rc)
+        return rc;
     if (create) {
         char *key = NULL, *key_id = NULL;
         rc = auth_apikey_create(app.db, name, role, &key, &key_id);
@@ -319,15 +330,10 @@ static int cmd_reindex(int argc, char **argv)
         fprintf(stderr, "usage: silo reindex [--prefix user_recordings/USER/] [--data DIR]\n");
         return 2;
     }
-    struct config cfg;
-    if (load_config(&cfg, argc, argv))
-        return 2;
     struct app app;
-    int rc = app_open(&app, &cfg, -1, -1);
-    if (rc) {
-        fprintf(stderr, "silo reindex: cannot open the instance: %s\n", silo_strerror(rc));
-        return 1;
-    }
+    int rc = open_instance("reindex", argc, argv, &app);
+    if (rc)
+        return rc;
     struct recordings_reindex_report report;
     int64_t started = time_monotonic_ms();
     rc = recordings_reindex(&app, prefix, &report);
