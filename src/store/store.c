@@ -34,6 +34,7 @@ struct store {
 /* Every driver silo knows, chosen by cfg->driver. */
 static const struct store_ops *const drivers[] = {
     &store_fs_ops,
+    &store_s3_ops,
 };
 
 /* ---- object info ---- */

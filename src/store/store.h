@@ -261,5 +261,6 @@ struct store_reader {
 };
 
 extern const struct store_ops store_fs_ops;
+extern const struct store_ops store_s3_ops;
 
 #endif

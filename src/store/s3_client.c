@@ -1,0 +1,1604 @@
+/* s3_client.c: signed S3 requests over libcurl, with retries and streamed
+ * downloads; see s3_client.h.
+ *
+ * Every request, blocking or streamed, is a `struct transfer` on a pooled
+ * handle pair (easy + multi) driven by drive(): curl_multi_perform, then
+ * curl_multi_poll until the transfer is done or the caller's condition
+ * (headers in, some body delivered) holds. A streamed body goes straight
+ * into the caller's buffer from the write callback; what does not fit
+ * waits in `pending` (at most one callback's worth), and any further
+ * callback pauses the transfer (CURL_WRITEFUNC_PAUSE) until the caller
+ * reads again. Paused transfers are not subject to the stall check, and a
+ * connection that was cut while the caller was away surfaces as an error
+ * the driver recovers from by reopening at the offset it reached. */
+#include "store/s3_client.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "s3/xml.h"
+#include "util/crypto.h"
+#include "util/encoding.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define POOL_IDLE_MAX 16
+#define URL_MAX (16 * 1024)
+#define RECEIVE_BUFFER (128 * 1024)
+#define SEND_BUFFER (256 * 1024)
+#define PENDING_MAX (4 << 20) /* a stream's overflow: one callback's data at most */
+#define POLL_MS 1000
+#define ERROR_BODY_MAX (64 * 1024)
+#define ENCODED_WORD_BYTES 45 /* raw bytes per RFC 2047 word: 60 base64 chars, 72 in all */
+
+struct handle {
+    CURL *easy;
+    CURLM *multi;
+};
+
+struct s3_client {
+    char *scheme;    /* "http" or "https" */
+    char *authority; /* host[:port] as the Host header says it: lowercase, default port dropped */
+    bool tls;
+    bool path_style;
+    bool verify_ssl;
+    char *region;
+    char *access_key; /* NULL: anonymous requests */
+    char *secret_key;
+    char *session_token;
+    struct s3_client_options options;
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t pool_lock;
+    struct handle *idle[POOL_IDLE_MAX];
+    size_t idle_count;
+};
+
+struct transfer {
+    struct s3_client *client;
+    const struct s3_client_request *req;
+    struct s3_client_response *resp;
+    struct handle *handle;
+    struct curl_slist *headers;
+    size_t body_pos;
+    bool added;        /* in the multi handle */
+    bool headers_done; /* the final header block is complete */
+    bool done;
+    CURLcode result;
+    bool body_overflow;
+    bool header_overflow;
+    /* streaming: the 2xx body goes to dst, then pending */
+    bool streaming;
+    bool paused;
+    char *dst;
+    size_t room;
+    size_t delivered;
+    char *pending;
+    size_t pending_len, pending_off, pending_cap;
+};
+
+struct s3_client_stream {
+    struct transfer *t;
+    struct s3_client_response own; /* the transfer's response once the caller's is gone */
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result;
+
+static void curl_init(void) { curl_init_result = curl_global_init(CURL_GLOBAL_ALL); }
+
+/* ---- endpoint and URLs ---- */
+
+static void lowercase(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* Splits "scheme://authority[/]" into scheme and a Host-header authority. */
+static int parse_endpoint(const char *url, char **scheme_out, char **authority_out)
+{
+    const char *sep = url ? strstr(url, "://") : NULL;
+    char *scheme = NULL, *authority = NULL;
+
+    *scheme_out = *authority_out = NULL;
+    if (!sep)
+        return SILO_EINVAL;
+    scheme = strndup(url, (size_t)(sep - url));
+    const char *host = sep + 3;
+    size_t n = strcspn(host, "/?#");
+    if (host[n] && strcmp(host + n, "/") != 0)
+        goto invalid; /* a path, query or fragment */
+    authority = strndup(host, n);
+    if (!scheme || !authority) {
+        free(scheme);
+        free(authority);
+        return SILO_ENOMEM;
+    }
+    lowercase(scheme);
+    lowercase(authority);
+    if ((strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) || !*authority ||
+        strchr(authority, '@') || strpbrk(authority, " \t\r\n"))
+        goto invalid;
+    const char *default_port = strcmp(scheme, "https") == 0 ? ":443" : ":80";
+    size_t len = strlen(authority), dn = strlen(default_port);
+    if (len > dn && strcmp(authority + len - dn, default_port) == 0)
+        authority[len - dn] = '\0';
+    *scheme_out = scheme;
+    *authority_out = authority;
+    return 0;
+invalid:
+    free(scheme);
+    free(authority);
+    return SILO_EINVAL;
+}
+
+bool s3_client_is_tls(const struct s3_client *client) { return client->tls; }
+
+const char *s3_client_region(const struct s3_client *client) { return client->region; }
+
+int s3_client_url(const struct s3_client *client, const char *bucket, const char *key, const char *query,
+                  struct buf *url_out, struct buf *host_out, struct buf *path_out)
+{
+    bool virtual_host = bucket && !client->path_style && !(client->tls && strchr(bucket, '.'));
+    size_t host_start = host_out->len, path_start = path_out->len;
+    int rc;
+
+    if (virtual_host)
+        rc = buf_printf(host_out, "%s.%s", bucket, client->authority);
+    else
+        rc = buf_append_str(host_out, client->authority);
+    if (!rc && bucket && !virtual_host)
+        rc = buf_printf(path_out, "/%s", bucket);
+    if (!rc && key) {
+        rc = buf_append(path_out, "/", 1);
+        rc = rc ? rc : uri_encode(path_out, key, strlen(key), true);
+    }
+    if (!rc && path_out->len == path_start)
+        rc = buf_append(path_out, "/", 1);
+    if (!rc)
+        rc = buf_printf(url_out, "%s://%s%s%s%s", client->scheme, host_out->data + host_start,
+                        path_out->data + path_start, query ? "?" : "", query ? query : "");
+    return rc;
+}
+
+/* ---- client ---- */
+
+static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access, void *arg)
+{
+    (void)easy;
+    (void)access;
+    struct s3_client *c = arg;
+    pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *easy, curl_lock_data data, void *arg)
+{
+    (void)easy;
+    struct s3_client *c = arg;
+    pthread_mutex_unlock(&c->share_locks[data]);
+}
+
+static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+int s3_client_new(const struct store_endpoint *endpoint, const struct s3_client_options *options,
+                  struct s3_client **out)
+{
+    struct s3_client *c = NULL;
+    int rc;
+
+    *out = NULL;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_result != CURLE_OK)
+        return SILO_EINTERNAL;
+    if (!endpoint->region || !*endpoint->region)
+        return SILO_EINVAL;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return SILO_ENOMEM;
+    for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_locks[i], NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
+    if ((rc = parse_endpoint(endpoint->url, &c->scheme, &c->authority)))
+        goto fail;
+    c->tls = strcmp(c->scheme, "https") == 0;
+    c->path_style = endpoint->path_style;
+    c->verify_ssl = endpoint->verify_ssl;
+    c->region = strdup(endpoint->region);
+    if (endpoint->access_key && *endpoint->access_key) {
+        c->access_key = strdup(endpoint->access_key);
+        c->secret_key = strdup(endpoint->secret_key ? endpoint->secret_key : "");
+        c->session_token = dup_or_null(endpoint->session_token);
+        if (!c->access_key || !c->secret_key ||
+            (endpoint->session_token && *endpoint->session_token && !c->session_token)) {
+            rc = SILO_ENOMEM;
+            goto fail;
+        }
+    }
+    if (options)
+        c->options = *options;
+    if (!c->options.max_attempts)
+        c->options.max_attempts = S3_CLIENT_MAX_ATTEMPTS;
+    if (!c->options.backoff_base_ms)
+        c->options.backoff_base_ms = S3_CLIENT_BACKOFF_BASE_MS;
+    if (!c->options.backoff_max_ms)
+        c->options.backoff_max_ms = S3_CLIENT_BACKOFF_MAX_MS;
+    if (!c->options.stall_seconds)
+        c->options.stall_seconds = S3_CLIENT_STALL_SECONDS;
+    c->share = curl_share_init();
+    if (!c->region || !c->share) {
+        rc = SILO_ENOMEM;
+        goto fail;
+    }
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    *out = c;
+    return 0;
+fail:
+    s3_client_free(c);
+    return rc;
+}
+
+static void handle_free(struct handle *h)
+{
+    if (!h)
+        return;
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    if (h->easy)
+        curl_easy_cleanup(h->easy);
+    free(h);
+}
+
+void s3_client_free(struct s3_client *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->idle_count; i++)
+        handle_free(c->idle[i]);
+    if (c->share)
+        curl_share_cleanup(c->share);
+    for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->share_locks[i]);
+    pthread_mutex_destroy(&c->pool_lock);
+    free(c->scheme);
+    free(c->authority);
+    free(c->region);
+    free(c->access_key);
+    if (c->secret_key)
+        memset(c->secret_key, 0, strlen(c->secret_key));
+    free(c->secret_key);
+    free(c->session_token);
+    free(c);
+}
+
+/* Lends the calling thread a handle pair, a pooled one (with its open
+ * connection) when there is one. */
+static int handle_acquire(struct s3_client *c, struct handle **out)
+{
+    struct handle *h = NULL;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->idle_count)
+        h = c->idle[--c->idle_count];
+    pthread_mutex_unlock(&c->pool_lock);
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h)
+            return SILO_ENOMEM;
+        h->easy = curl_easy_init();
+        h->multi = curl_multi_init();
+        if (!h->easy || !h->multi) {
+            handle_free(h);
+            return SILO_ENOMEM;
+        }
+    }
+    *out = h;
+    return 0;
+}
+
+static void handle_release(struct s3_client *c, struct handle *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->idle_count < POOL_IDLE_MAX) {
+        c->idle[c->idle_count++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+    handle_free(h);
+}
+
+/* ---- responses ---- */
+
+void s3_client_response_init(struct s3_client_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    buf_init(&resp->body, S3_CLIENT_BODY_MAX);
+    buf_init(&resp->header, S3_CLIENT_HEADERS_MAX);
+}
+
+void s3_client_response_free(struct s3_client_response *resp)
+{
+    buf_free(&resp->body);
+    buf_free(&resp->header);
+}
+
+static void response_reset(struct s3_client_response *resp)
+{
+    resp->status = 0;
+    resp->code[0] = resp->message[0] = '\0';
+    buf_reset(&resp->body);
+    buf_reset(&resp->header);
+}
+
+bool s3_client_header_next(const struct s3_client_response *resp, size_t *cursor, const char **name_out,
+                           const char **value_out)
+{
+    if (!resp->header.data || *cursor >= resp->header.len)
+        return false;
+    const char *name = resp->header.data + *cursor;
+    const char *value = name + strlen(name) + 1;
+    *cursor = (size_t)(value - resp->header.data) + strlen(value) + 1;
+    *name_out = name;
+    *value_out = value;
+    return true;
+}
+
+const char *s3_client_header(const struct s3_client_response *resp, const char *name)
+{
+    size_t cursor = 0;
+    const char *n, *v;
+    while (s3_client_header_next(resp, &cursor, &n, &v))
+        if (strcmp(n, name) == 0)
+            return v;
+    return NULL;
+}
+
+/* ---- curl callbacks ---- */
+
+static size_t on_header(char *data, size_t size, size_t count, void *arg)
+{
+    struct transfer *t = arg;
+    size_t n = size * count;
+
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* a new response (after 100 Continue) */
+        buf_reset(&t->resp->header);
+        t->headers_done = false;
+        return n;
+    }
+    if (n <= 2 && (n == 0 || data[0] == '\r' || data[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(t->handle->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200) {
+            t->resp->status = status;
+            t->headers_done = true;
+        }
+        return n;
+    }
+    const char *colon = memchr(data, ':', n);
+    if (!colon)
+        return n; /* folded lines and junk: ignored */
+    const char *name = data, *value = colon + 1, *end = data + n;
+    size_t name_len = (size_t)(colon - data);
+    while (name_len && (name[name_len - 1] == ' ' || name[name_len - 1] == '\t'))
+        name_len--;
+    while (value < end && (*value == ' ' || *value == '\t'))
+        value++;
+    while (end > value && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    struct buf *h = &t->resp->header;
+    size_t start = h->len;
+    if (buf_append(h, name, name_len) || buf_append(h, "", 1) ||
+        buf_append(h, value, (size_t)(end - value)) || buf_append(h, "", 1)) {
+        t->header_overflow = true;
+        return 0;
+    }
+    for (size_t i = start; i < start + name_len; i++)
+        h->data[i] = (char)tolower((unsigned char)h->data[i]);
+    return n;
+}
+
+static bool status_ok(long status) { return status >= 200 && status < 300; }
+
+static size_t on_body(char *data, size_t size, size_t count, void *arg)
+{
+    struct transfer *t = arg;
+    size_t n = size * count;
+
+    if (!t->streaming || !status_ok(t->resp->status)) {
+        if (!status_ok(t->resp->status)) { /* an error document: keep its start */
+            size_t keep = t->resp->body.len < ERROR_BODY_MAX ? ERROR_BODY_MAX - t->resp->body.len : 0;
+            buf_append(&t->resp->body, data, n < keep ? n : keep);
+            return n;
+        }
+        if (buf_append(&t->resp->body, data, n)) {
+            t->body_overflow = true;
+            return 0;
+        }
+        return n;
+    }
+    if (t->pending_off < t->pending_len) {
+        t->paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    size_t take = n < t->room ? n : t->room, rest = n - take;
+    if (rest > t->pending_cap) {
+        size_t cap = rest > RECEIVE_BUFFER ? rest : RECEIVE_BUFFER;
+        char *grown = cap <= PENDING_MAX ? realloc(t->pending, cap) : NULL;
+        if (!grown) {
+            t->paused = true;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        t->pending = grown;
+        t->pending_cap = cap;
+    }
+    if (take) {
+        memcpy(t->dst, data, take);
+        t->dst += take;
+        t->room -= take;
+        t->delivered += take;
+    }
+    if (rest)
+        memcpy(t->pending, data + take, rest);
+    t->pending_len = rest;
+    t->pending_off = 0;
+    return n;
+}
+
+static size_t on_read(char *dst, size_t size, size_t count, void *arg)
+{
+    struct transfer *t = arg;
+    size_t n = size * count, left = t->req->body_len - t->body_pos;
+    if (n > left)
+        n = left;
+    if (n)
+        memcpy(dst, (const char *)t->req->body + t->body_pos, n);
+    t->body_pos += n;
+    return n;
+}
+
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    struct transfer *t = arg;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > t->req->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    t->body_pos = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    struct transfer *t = arg;
+    return t->req && t->req->cancel && atomic_load(t->req->cancel) ? 1 : 0;
+}
+
+/* ---- one attempt ---- */
+
+static int slist_add(struct curl_slist **list, const char *name, const char *value)
+{
+    struct buf line;
+    buf_init(&line, 16 * 1024);
+    /* "name;" is how curl sends a header with an empty value. */
+    int rc = *value ? buf_printf(&line, "%s: %s", name, value) : buf_printf(&line, "%s;", name);
+    if (!rc) {
+        struct curl_slist *grown = curl_slist_append(*list, line.data);
+        if (grown)
+            *list = grown;
+        else
+            rc = SILO_ENOMEM;
+    }
+    buf_free(&line);
+    return rc;
+}
+
+static bool has_header(const struct s3_client_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->header_count; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Signs the attempt and sets every option of the easy handle. */
+static int transfer_setup(struct transfer *t)
+{
+    struct s3_client *c = t->client;
+    const struct s3_client_request *req = t->req;
+    CURL *e = t->handle->easy;
+    struct sigv4_header *signed_headers = NULL;
+    struct buf url, host, path, authorization;
+    char amz_date[17], payload_hash[65];
+    size_t count = 0;
+    int rc;
+
+    buf_init(&url, URL_MAX);
+    buf_init(&host, 1024);
+    buf_init(&path, URL_MAX);
+    buf_init(&authorization, 1024);
+    if ((rc = s3_client_url(c, req->bucket, req->key, req->query, &url, &host, &path)))
+        goto fail;
+    if (req->payload_hash)
+        snprintf(payload_hash, sizeof payload_hash, "%s", req->payload_hash);
+    else if (req->body_len == 0)
+        snprintf(payload_hash, sizeof payload_hash, "%s", SIGV4_EMPTY_SHA256);
+    else if (c->tls)
+        snprintf(payload_hash, sizeof payload_hash, "%s", SIGV4_UNSIGNED_PAYLOAD);
+    else
+        crypto_sha256_hex(req->body, req->body_len, payload_hash);
+    time_format_amz(time_now(), amz_date);
+
+    signed_headers = calloc(req->header_count + 4, sizeof *signed_headers);
+    if (!signed_headers) {
+        rc = SILO_ENOMEM;
+        goto fail;
+    }
+    signed_headers[count++] = (struct sigv4_header){"host", host.data};
+    for (size_t i = 0; i < req->header_count; i++)
+        signed_headers[count++] = req->headers[i];
+    signed_headers[count++] = (struct sigv4_header){"x-amz-date", amz_date};
+    signed_headers[count++] = (struct sigv4_header){"x-amz-content-sha256", payload_hash};
+    if (c->session_token)
+        signed_headers[count++] = (struct sigv4_header){"x-amz-security-token", c->session_token};
+    for (size_t i = 0; i < count; i++)
+        if ((rc = slist_add(&t->headers, signed_headers[i].name, signed_headers[i].value)))
+            goto fail;
+    if (c->access_key) {
+        struct sigv4_signer signer = {.access_key_id = c->access_key,
+                                      .secret_access_key = c->secret_key,
+                                      .session_token = c->session_token,
+                                      .region = c->region,
+                                      .service = "s3"};
+        struct sigv4_request sreq = {.method = req->method,
+                                     .path = path.data,
+                                     .query = req->query,
+                                     .headers = signed_headers,
+                                     .header_count = count};
+        if ((rc = sigv4_sign(&signer, &sreq, payload_hash, time_now(), &authorization)) ||
+            (rc = slist_add(&t->headers, "Authorization", authorization.data)))
+            goto fail;
+    }
+    /* No "Expect: 100-continue" round trip, and no form type on POST. */
+    struct curl_slist *grown = curl_slist_append(t->headers, "Expect:");
+    if (grown && strcmp(req->method, "POST") == 0 && !has_header(req, "content-type"))
+        grown = curl_slist_append(grown, "Content-Type:");
+    if (!grown) {
+        rc = SILO_ENOMEM;
+        goto fail;
+    }
+    t->headers = grown;
+
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url.data);
+    curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)S3_CLIENT_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->options.stall_seconds);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->verify_ssl ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->verify_ssl ? 2L : 0L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECEIVE_BUFFER);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    if (req->cancel) {
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+    }
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0) {
+        bool put = req->method[1] == 'U';
+        curl_easy_setopt(e, put ? CURLOPT_UPLOAD : CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, t);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)SEND_BUFFER);
+        if (put)
+            curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+        else
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+fail:
+    free(signed_headers);
+    buf_free(&url);
+    buf_free(&host);
+    buf_free(&path);
+    if (authorization.data)
+        memset(authorization.data, 0, authorization.len);
+    buf_free(&authorization);
+    return rc;
+}
+
+static void transfer_free(struct transfer *t)
+{
+    if (!t)
+        return;
+    if (t->handle) {
+        if (t->added)
+            curl_multi_remove_handle(t->handle->multi, t->handle->easy);
+        /* The easy handle keeps pointers to the list and to t: clear them. */
+        curl_easy_reset(t->handle->easy);
+        handle_release(t->client, t->handle);
+    }
+    curl_slist_free_all(t->headers);
+    free(t->pending);
+    free(t);
+}
+
+static int transfer_start(struct s3_client *c, const struct s3_client_request *req,
+                          struct s3_client_response *resp, bool streaming, struct transfer **out)
+{
+    struct transfer *t = calloc(1, sizeof *t);
+    int rc;
+
+    *out = NULL;
+    if (!t)
+        return SILO_ENOMEM;
+    t->client = c;
+    t->req = req;
+    t->resp = resp;
+    t->streaming = streaming;
+    if ((rc = handle_acquire(c, &t->handle)) || (rc = transfer_setup(t)))
+        goto fail;
+    if (curl_multi_add_handle(t->handle->multi, t->handle->easy) != CURLM_OK) {
+        rc = SILO_EINTERNAL;
+        goto fail;
+    }
+    t->added = true;
+    *out = t;
+    return 0;
+fail:
+    transfer_free(t);
+    return rc;
+}
+
+static void collect_done(struct transfer *t)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(t->handle->multi, &left)))
+        if (msg->msg == CURLMSG_DONE) {
+            t->done = true;
+            t->result = msg->data.result;
+        }
+}
+
+enum until { UNTIL_DONE, UNTIL_HEADERS, UNTIL_DATA };
+
+/* Runs the transfer until it is done or the condition holds. */
+static void drive(struct transfer *t, enum until until)
+{
+    while (!t->done) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(t->handle->multi, &running);
+        if (mc != CURLM_OK) {
+            log_error("store s3: curl_multi_perform: %s", curl_multi_strerror(mc));
+            t->done = true;
+            t->result = CURLE_FAILED_INIT;
+            break;
+        }
+        collect_done(t);
+        if (t->done)
+            break;
+        /* An error status is read to its end, for the error document. */
+        if (until == UNTIL_HEADERS && t->headers_done && status_ok(t->resp->status))
+            break;
+        if (until == UNTIL_DATA && (t->delivered || t->pending_off < t->pending_len))
+            break;
+        if (t->paused && until != UNTIL_DONE)
+            break; /* nowhere to put more */
+        mc = curl_multi_poll(t->handle->multi, NULL, 0, POLL_MS, NULL);
+        if (mc != CURLM_OK) {
+            log_error("store s3: curl_multi_poll: %s", curl_multi_strerror(mc));
+            t->done = true;
+            t->result = CURLE_FAILED_INIT;
+        }
+    }
+}
+
+/* ---- classification ---- */
+
+static bool code_in(const char *code, const char *const *list)
+{
+    if (!code || !*code)
+        return false;
+    for (; *list; list++)
+        if (strcmp(code, *list) == 0)
+            return true;
+    return false;
+}
+
+static const char *const throttling_codes[] = {"SlowDown",
+                                               "Throttling",
+                                               "ThrottlingException",
+                                               "ThrottledException",
+                                               "RequestThrottled",
+                                               "RequestLimitExceeded",
+                                               "TooManyRequestsException",
+                                               "ProvisionedThroughputExceededException",
+                                               "BandwidthLimitExceeded",
+                                               "ServiceUnavailable",
+                                               NULL};
+
+bool s3_client_retryable(long status, int curl_code, const char *code, bool idempotent)
+{
+    if (curl_code) {
+        switch (curl_code) {
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_COULDNT_CONNECT:
+            return true; /* nothing was sent */
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+            return idempotent;
+        default:
+            return false;
+        }
+    }
+    if (status == 503 || status == 429 || code_in(code, throttling_codes))
+        return true; /* refused before doing anything */
+    if (!idempotent)
+        return false;
+    static const char *const transient[] = {"InternalError", "RequestTimeout", "RequestTimeoutException",
+                                            "PriorRequestNotComplete", NULL};
+    return status >= 500 || code_in(code, transient);
+}
+
+int s3_client_map_error(long status, const char *code)
+{
+    static const struct {
+        const char *code;
+        int rc;
+    } table[] = {
+        {"NoSuchKey", SILO_ENOTFOUND},
+        {"NoSuchBucket", SILO_ENOTFOUND},
+        {"NoSuchUpload", SILO_ENOTFOUND},
+        {"NoSuchVersion", SILO_ENOTFOUND},
+        {"AccessDenied", SILO_EFORBIDDEN},
+        {"AllAccessDisabled", SILO_EFORBIDDEN},
+        {"AccountProblem", SILO_EFORBIDDEN},
+        {"InvalidAccessKeyId", SILO_EUNAUTHORIZED},
+        {"SignatureDoesNotMatch", SILO_EUNAUTHORIZED},
+        {"ExpiredToken", SILO_EUNAUTHORIZED},
+        {"InvalidToken", SILO_EUNAUTHORIZED},
+        {"TokenRefreshRequired", SILO_EUNAUTHORIZED},
+        {"BucketNotEmpty", SILO_ENOTEMPTY},
+        {"BucketAlreadyExists", SILO_EEXIST},
+        {"BucketAlreadyOwnedByYou", SILO_EEXIST},
+        {"BadDigest", SILO_EBADDIGEST},
+        {"InvalidDigest", SILO_EBADDIGEST},
+        {"XAmzContentSHA256Mismatch", SILO_EBADDIGEST},
+        {"InvalidRange", SILO_ERANGE},
+        {"PreconditionFailed", SILO_EPRECONDITION},
+        {"EntityTooLarge", SILO_ETOOBIG},
+        {"MetadataTooLarge", SILO_EINVAL},
+        {"KeyTooLongError", SILO_EINVAL},
+        {"InvalidBucketName", SILO_EINVAL},
+        {"RequestTimeTooSkewed", SILO_ESKEW},
+    };
+    if (code && *code) {
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+            if (strcmp(code, table[i].code) == 0)
+                return table[i].rc;
+        if (code_in(code, throttling_codes))
+            return SILO_EUNAVAILABLE;
+    }
+    switch (status) {
+    case 304:
+        return SILO_ENOTMODIFIED;
+    case 401:
+        return SILO_EUNAUTHORIZED;
+    case 403:
+        return SILO_EFORBIDDEN;
+    case 404:
+        return SILO_ENOTFOUND;
+    case 412:
+        return SILO_EPRECONDITION;
+    case 416:
+        return SILO_ERANGE;
+    case 429:
+    case 503:
+        return SILO_EUNAVAILABLE;
+    default:
+        return SILO_EREMOTE;
+    }
+}
+
+int s3_client_map_transport(int curl_code)
+{
+    switch (curl_code) {
+    case CURLE_OK:
+        return 0;
+    case CURLE_OPERATION_TIMEDOUT:
+        return SILO_ETIMEOUT;
+    case CURLE_OUT_OF_MEMORY:
+        return SILO_ENOMEM;
+    case CURLE_URL_MALFORMAT:
+        return SILO_EINVAL;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+        return SILO_EREMOTE;
+    default:
+        return SILO_EUNAVAILABLE;
+    }
+}
+
+unsigned s3_client_backoff_ms(unsigned attempt, unsigned base_ms, unsigned max_ms, uint32_t random)
+{
+    uint64_t cap = base_ms;
+    for (unsigned i = 1; i < attempt && cap < max_ms; i++)
+        cap *= 2;
+    if (cap > max_ms)
+        cap = max_ms;
+    uint64_t half = cap / 2;
+    return (unsigned)(half + random % (cap - half + 1));
+}
+
+/* ---- the retry loop ---- */
+
+static void describe(const struct s3_client_request *req, struct buf *out)
+{
+    buf_printf(out, "%s /%s%s%s%s%s", req->method, req->bucket ? req->bucket : "", req->key ? "/" : "",
+               req->key ? req->key : "", req->query ? "?" : "", req->query ? req->query : "");
+}
+
+static bool cancelled(const struct s3_client_request *req) { return req->cancel && atomic_load(req->cancel); }
+
+/* Sleeps ms milliseconds, waking early when req is cancelled. */
+static void backoff_sleep(const struct s3_client_request *req, unsigned ms)
+{
+    while (ms > 0 && !cancelled(req)) {
+        unsigned slice = ms < 20 ? ms : 20;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+/* Runs req to the end (streaming false) or until its 2xx headers are in
+ * (streaming true: *kept_out gets the transfer), retrying as allowed. */
+static int run(struct s3_client *c, const struct s3_client_request *req, struct s3_client_response *resp,
+               bool streaming, struct transfer **kept_out)
+{
+    struct buf what;
+    buf_init(&what, 4096);
+    int rc = 0;
+
+    for (unsigned attempt = 1;; attempt++) {
+        struct transfer *t = NULL;
+        response_reset(resp);
+        if ((rc = transfer_start(c, req, resp, streaming, &t)))
+            break;
+        drive(t, streaming ? UNTIL_HEADERS : UNTIL_DONE);
+        long status = resp->status;
+        int curl_code = t->done ? (int)t->result : CURLE_OK;
+        if (t->header_overflow || t->body_overflow) {
+            rc = SILO_ETOOBIG;
+            buf_reset(&what);
+            describe(req, &what);
+            log_warn("store s3: %s: the response is larger than silo accepts", what.data);
+            transfer_free(t);
+            break;
+        }
+        if (curl_code == CURLE_OK && status_ok(status)) {
+            if (streaming)
+                *kept_out = t;
+            else
+                transfer_free(t);
+            rc = 0;
+            break;
+        }
+        transfer_free(t);
+        if (curl_code == CURLE_OK && !status_ok(status))
+            s3_client_parse_error(resp->body.data ? resp->body.data : "", resp->body.len, resp->code,
+                                  resp->message);
+        bool again =
+            attempt < c->options.max_attempts && !cancelled(req) &&
+            s3_client_retryable(curl_code == CURLE_OK ? status : 0, curl_code, resp->code, req->idempotent);
+        buf_reset(&what);
+        describe(req, &what);
+        if (!again) {
+            if (cancelled(req))
+                rc = SILO_EUNAVAILABLE;
+            else if (curl_code != CURLE_OK)
+                rc = s3_client_map_transport(curl_code);
+            else
+                rc = s3_client_map_error(status, resp->code);
+            if (cancelled(req))
+                log_debug("store s3: %s: cancelled", what.data);
+            else if (curl_code != CURLE_OK)
+                log_warn("store s3: %s: %s (after %u attempts)", what.data, curl_easy_strerror(curl_code),
+                         attempt);
+            else if (status == 404 || status == 416 || status == 304 || status == 412)
+                log_debug("store s3: %s: HTTP %ld %s", what.data, status, resp->code);
+            else {
+                /* A bucket in another region answers 301 or 400 and says where. */
+                const char *region = s3_client_header(resp, "x-amz-bucket-region");
+                log_warn("store s3: %s: HTTP %ld %s: %s%s%s%s", what.data, status,
+                         resp->code[0] ? resp->code : "-", resp->message[0] ? resp->message : "-",
+                         region ? " (the bucket is in region " : "", region ? region : "", region ? ")" : "");
+            }
+            break;
+        }
+        uint32_t random = 0;
+        crypto_random(&random, sizeof random);
+        unsigned wait =
+            s3_client_backoff_ms(attempt, c->options.backoff_base_ms, c->options.backoff_max_ms, random);
+        if (curl_code != CURLE_OK)
+            log_warn("store s3: %s: %s; retrying in %u ms", what.data, curl_easy_strerror(curl_code), wait);
+        else
+            log_warn("store s3: %s: HTTP %ld %s; retrying in %u ms", what.data, status,
+                     resp->code[0] ? resp->code : "-", wait);
+        backoff_sleep(req, wait);
+    }
+    buf_free(&what);
+    return rc;
+}
+
+int s3_client_call(struct s3_client *client, const struct s3_client_request *req,
+                   struct s3_client_response *resp)
+{
+    return run(client, req, resp, false, NULL);
+}
+
+/* ---- streams ---- */
+
+int s3_client_stream_open(struct s3_client *client, const struct s3_client_request *req,
+                          struct s3_client_response *resp, struct s3_client_stream **out)
+{
+    struct s3_client_stream *s = calloc(1, sizeof *s);
+    int rc;
+
+    *out = NULL;
+    if (!s)
+        return SILO_ENOMEM;
+    if ((rc = run(client, req, resp, true, &s->t))) {
+        free(s);
+        return rc;
+    }
+    /* From here on the callbacks must not touch the caller's response. */
+    s3_client_response_init(&s->own);
+    s->own.status = resp->status;
+    s->t->resp = &s->own;
+    s->t->req = NULL;
+    *out = s;
+    return 0;
+}
+
+int s3_client_stream_read(struct s3_client_stream *s, void *buf, size_t cap, size_t *n_out)
+{
+    struct transfer *t = s->t;
+
+    *n_out = 0;
+    if (cap == 0)
+        return 0;
+    if (t->pending_off < t->pending_len) {
+        size_t n = t->pending_len - t->pending_off;
+        if (n > cap)
+            n = cap;
+        memcpy(buf, t->pending + t->pending_off, n);
+        t->pending_off += n;
+        *n_out = n;
+        return 0;
+    }
+    if (!t->done) {
+        t->dst = buf;
+        t->room = cap;
+        t->delivered = 0;
+        if (t->paused) {
+            t->paused = false;
+            curl_easy_pause(t->handle->easy, CURLPAUSE_CONT); /* may deliver at once */
+        }
+        if (!t->delivered)
+            drive(t, UNTIL_DATA);
+        *n_out = t->delivered;
+        t->dst = NULL;
+        t->room = 0;
+        t->delivered = 0;
+        if (*n_out)
+            return 0;
+        if (t->pending_off < t->pending_len) /* all of it went to pending */
+            return s3_client_stream_read(s, buf, cap, n_out);
+    }
+    if (!t->done)
+        return SILO_ENOMEM; /* paused with nowhere to put what came */
+    if (t->result != CURLE_OK) {
+        log_warn("store s3: download interrupted: %s", curl_easy_strerror(t->result));
+        return s3_client_map_transport(t->result);
+    }
+    return 0;
+}
+
+void s3_client_stream_close(struct s3_client_stream *s)
+{
+    if (!s)
+        return;
+    transfer_free(s->t);
+    s3_client_response_free(&s->own);
+    free(s);
+}
+
+/* ---- wire formats ---- */
+
+int s3_client_parse_etag(const char *value, char out[S3_CLIENT_ETAG_MAX])
+{
+    if (!value)
+        return SILO_EINVAL;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (strncmp(value, "W/", 2) == 0)
+        value += 2;
+    size_t n = strlen(value);
+    while (n && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+        value++;
+        n -= 2;
+    }
+    if (n == 0 || n >= S3_CLIENT_ETAG_MAX || memchr(value, '"', n))
+        return SILO_EINVAL;
+    memcpy(out, value, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static bool needs_encoded_words(const char *value)
+{
+    size_t n = strlen(value);
+    if (n && (value[0] == ' ' || value[n - 1] == ' '))
+        return true;
+    if (strncmp(value, "=?", 2) == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 || (unsigned char)value[i] > 0x7E)
+            return true;
+    return false;
+}
+
+int s3_client_meta_encode(struct buf *out, const char *value)
+{
+    if (!needs_encoded_words(value))
+        return buf_append_str(out, value);
+    size_t n = strlen(value), i = 0;
+    int rc = 0;
+    while (!rc && i < n) {
+        size_t take = n - i < ENCODED_WORD_BYTES ? n - i : ENCODED_WORD_BYTES;
+        size_t cut = take;
+        /* Never split a UTF-8 sequence between two words. */
+        while (i + cut < n && cut > 0 && ((unsigned char)value[i + cut] & 0xC0) == 0x80)
+            cut--;
+        if (cut == 0)
+            cut = take;
+        if (i > 0)
+            rc = buf_append(out, " ", 1);
+        rc = rc ? rc : buf_append_str(out, "=?UTF-8?B?");
+        rc = rc ? rc : base64_encode(out, (const unsigned char *)value + i, cut, false);
+        rc = rc ? rc : buf_append_str(out, "?=");
+        i += cut;
+    }
+    return rc;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes the encoded words of value into out; SILO_EINVAL when value is
+ * not made only of encoded words. */
+static int decode_words(struct buf *out, const char *value)
+{
+    const char *p = value;
+    int rc;
+    while (*p) {
+        if (strncmp(p, "=?", 2) != 0)
+            return SILO_EINVAL;
+        const char *charset = p + 2, *q1 = strchr(charset, '?');
+        if (!q1 || !q1[1] || q1[2] != '?')
+            return SILO_EINVAL;
+        size_t charset_len = (size_t)(q1 - charset);
+        if (!((charset_len == 5 && strncasecmp(charset, "utf-8", 5) == 0) ||
+              (charset_len == 8 && strncasecmp(charset, "us-ascii", 8) == 0)))
+            return SILO_EINVAL;
+        char encoding = (char)toupper((unsigned char)q1[1]);
+        const char *text = q1 + 3, *end = strstr(text, "?=");
+        if (!end)
+            return SILO_EINVAL;
+        size_t len = (size_t)(end - text);
+        if (memchr(text, ' ', len) || memchr(text, '\t', len))
+            return SILO_EINVAL;
+        if (encoding == 'B') {
+            if ((rc = base64_decode(out, text, len)))
+                return rc;
+        } else if (encoding == 'Q') {
+            for (size_t i = 0; i < len; i++) {
+                char c = text[i];
+                if (c == '_') {
+                    c = ' ';
+                } else if (c == '=') {
+                    int hi = i + 1 < len ? hex_value(text[i + 1]) : -1;
+                    int lo = i + 2 < len ? hex_value(text[i + 2]) : -1;
+                    if (hi < 0 || lo < 0)
+                        return SILO_EINVAL;
+                    c = (char)(hi << 4 | lo);
+                    i += 2;
+                }
+                if (c == '\0')
+                    return SILO_EINVAL;
+                if ((rc = buf_append(out, &c, 1)))
+                    return rc;
+            }
+        } else {
+            return SILO_EINVAL;
+        }
+        p = end + 2;
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+    }
+    return 0;
+}
+
+int s3_client_meta_decode(struct buf *out, const char *value)
+{
+    size_t start = out->len;
+    size_t n = strlen(value);
+    if (n >= 4 && strncmp(value, "=?", 2) == 0 && strcmp(value + n - 2, "?=") == 0) {
+        int rc = decode_words(out, value);
+        if (rc == 0 && !memchr(out->data ? out->data + start : "", '\0', out->len - start))
+            return 0;
+        if (rc == SILO_ENOMEM)
+            return rc;
+        out->len = start; /* not encoded words after all: take the value as it is */
+        if (out->data)
+            out->data[start] = '\0';
+    }
+    return buf_append(out, value, n);
+}
+
+bool s3_client_meta_name_valid(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    for (const char *p = name; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)) || c >= 0x80)
+            return false;
+    }
+    return true;
+}
+
+/* ---- XML documents ---- */
+
+/* True when path is root/a (b NULL) or root/a/b. */
+static bool path_is(const char *const *path, size_t depth, const char *a, const char *b)
+{
+    if (depth != (b ? 3u : 2u) || strcmp(path[1], a) != 0)
+        return false;
+    return !b || strcmp(path[2], b) == 0;
+}
+
+struct error_state {
+    char *code;
+    char *message;
+    bool root_ok;
+};
+
+static int on_error_element(void *arg, const char *const *path, size_t depth, const char *text, size_t len)
+{
+    struct error_state *st = arg;
+    if (strcmp(path[0], "Error") != 0)
+        return SILO_ENOTFOUND;
+    st->root_ok = true;
+    if (depth == 2 && strcmp(path[1], "Code") == 0)
+        snprintf(st->code, S3_CLIENT_ERROR_CODE_MAX, "%.*s", (int)len, text);
+    else if (depth == 2 && strcmp(path[1], "Message") == 0)
+        snprintf(st->message, S3_CLIENT_ERROR_MESSAGE_MAX, "%.*s", (int)len, text);
+    return 0;
+}
+
+int s3_client_parse_error(const char *xml, size_t n, char code[S3_CLIENT_ERROR_CODE_MAX],
+                          char message[S3_CLIENT_ERROR_MESSAGE_MAX])
+{
+    struct error_state st = {code, message, false};
+    code[0] = message[0] = '\0';
+    if (n == 0)
+        return SILO_ENOTFOUND;
+    int rc = xml_parse(xml, n, on_error_element, &st);
+    if (rc || !st.root_ok) {
+        code[0] = message[0] = '\0';
+        return SILO_ENOTFOUND;
+    }
+    return 0;
+}
+
+struct text_state {
+    const char *root;
+    const char *child;
+    struct buf *out;
+    bool found;
+    int rc;
+};
+
+static int on_text_element(void *arg, const char *const *path, size_t depth, const char *text, size_t len)
+{
+    struct text_state *st = arg;
+    if (strcmp(path[0], st->root) != 0)
+        return SILO_ENOTFOUND;
+    if (depth == 2 && !st->found && strcmp(path[1], st->child) == 0) {
+        st->found = true;
+        return buf_append(st->out, text, len);
+    }
+    return 0;
+}
+
+int s3_client_parse_text(const char *xml, size_t n, const char *root, const char *child, struct buf *out)
+{
+    struct text_state st = {root, child, out, false, 0};
+    int rc = xml_parse(xml, n, on_text_element, &st);
+    if (rc == SILO_ENOTFOUND)
+        return rc;
+    if (rc)
+        return SILO_EINVAL;
+    return st.found ? 0 : SILO_ENOTFOUND;
+}
+
+struct list_state {
+    struct s3_client_list_page *page;
+    size_t object_cap, prefix_cap;
+    size_t first_object, first_prefix; /* entries this document added start here */
+    bool url_encoded;
+    /* the <Contents> being read */
+    char *key;
+    uint64_t size;
+    char etag[S3_CLIENT_ETAG_MAX];
+    time_t last_modified;
+};
+
+static int grow_array(void **array, size_t *cap, size_t count, size_t size)
+{
+    if (count < *cap)
+        return 0;
+    size_t ncap = *cap ? 2 * *cap : 64;
+    if (ncap < count + 1)
+        ncap = count + 1;
+    void *grown = realloc(*array, ncap * size);
+    if (!grown)
+        return SILO_ENOMEM;
+    *array = grown;
+    *cap = ncap;
+    return 0;
+}
+
+static int parse_u64(const char *text, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+    while (len && (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')) {
+        text++;
+        len--;
+    }
+    while (len &&
+           (text[len - 1] == ' ' || text[len - 1] == '\n' || text[len - 1] == '\t' || text[len - 1] == '\r'))
+        len--;
+    if (len == 0 || len > 20)
+        return SILO_EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return SILO_EINVAL;
+        unsigned d = (unsigned)(text[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return SILO_EINVAL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static bool text_is(const char *text, size_t len, const char *word)
+{
+    while (len && (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')) {
+        text++;
+        len--;
+    }
+    while (len &&
+           (text[len - 1] == ' ' || text[len - 1] == '\n' || text[len - 1] == '\t' || text[len - 1] == '\r'))
+        len--;
+    return len == strlen(word) && strncasecmp(text, word, len) == 0;
+}
+
+static int on_list_element(void *arg, const char *const *path, size_t depth, const char *text, size_t len)
+{
+    struct list_state *st = arg;
+    struct store_list_result *res = &st->page->result;
+    int rc;
+
+    if (strcmp(path[0], "ListBucketResult") != 0)
+        return SILO_EINVAL;
+    if (depth == 3 && strcmp(path[1], "Contents") == 0) {
+        if (strcmp(path[2], "Key") == 0) {
+            if (st->key || memchr(text, '\0', len))
+                return SILO_EINVAL;
+            st->key = strndup(text, len);
+            return st->key ? 0 : SILO_ENOMEM;
+        }
+        if (strcmp(path[2], "Size") == 0)
+            return parse_u64(text, len, &st->size);
+        if (strcmp(path[2], "ETag") == 0) {
+            char etag[S3_CLIENT_ETAG_MAX + 8];
+            snprintf(etag, sizeof etag, "%.*s", (int)(len < sizeof etag - 1 ? len : sizeof etag - 1), text);
+            return s3_client_parse_etag(etag, st->etag) ? SILO_EINVAL : 0;
+        }
+        if (strcmp(path[2], "LastModified") == 0) {
+            char when[64];
+            snprintf(when, sizeof when, "%.*s", (int)(len < sizeof when - 1 ? len : sizeof when - 1), text);
+            return time_parse_iso8601(when, &st->last_modified) ? SILO_EINVAL : 0;
+        }
+        return 0;
+    }
+    if (path_is(path, depth, "Contents", NULL)) {
+        if (!st->key)
+            return SILO_EINVAL;
+        if ((rc = grow_array((void **)&res->objects, &st->object_cap, res->count, sizeof *res->objects)))
+            return rc;
+        struct store_object_info *o = &res->objects[res->count++];
+        memset(o, 0, sizeof *o);
+        o->key = st->key;
+        o->size = st->size;
+        memcpy(o->etag, st->etag, sizeof o->etag);
+        o->last_modified = st->last_modified;
+        st->key = NULL;
+        st->size = 0;
+        st->etag[0] = '\0';
+        st->last_modified = 0;
+        return 0;
+    }
+    if (path_is(path, depth, "CommonPrefixes", "Prefix")) {
+        if (memchr(text, '\0', len))
+            return SILO_EINVAL;
+        if ((rc = grow_array((void **)&res->common_prefixes, &st->prefix_cap, res->prefix_count,
+                             sizeof *res->common_prefixes)))
+            return rc;
+        char *prefix = strndup(text, len);
+        if (!prefix)
+            return SILO_ENOMEM;
+        res->common_prefixes[res->prefix_count++] = prefix;
+        return 0;
+    }
+    if (depth != 2)
+        return 0;
+    if (strcmp(path[1], "IsTruncated") == 0)
+        res->truncated = text_is(text, len, "true");
+    else if (strcmp(path[1], "EncodingType") == 0)
+        st->url_encoded = text_is(text, len, "url");
+    else if (strcmp(path[1], "KeyCount") == 0) {
+        uint64_t count;
+        if (parse_u64(text, len, &count) == 0 && count <= UINT32_MAX)
+            st->page->key_count = (unsigned)count;
+    } else if (strcmp(path[1], "NextContinuationToken") == 0) {
+        free(res->next_continuation);
+        res->next_continuation = strndup(text, len);
+        if (!res->next_continuation)
+            return SILO_ENOMEM;
+    }
+    return 0;
+}
+
+/* Replaces *s with its URL decoding ('+' is a space). */
+static int url_decode_in_place(char **s)
+{
+    struct buf out;
+    buf_init(&out, STORE_KEY_MAX + 1);
+    int rc = percent_decode(&out, *s, strlen(*s), true);
+    if (rc) {
+        buf_free(&out);
+        return SILO_EINVAL;
+    }
+    free(*s);
+    *s = buf_take(&out);
+    return *s ? 0 : SILO_ENOMEM;
+}
+
+int s3_client_parse_list(const char *xml, size_t n, struct s3_client_list_page *page)
+{
+    struct store_list_result *res = &page->result;
+    struct list_state st = {.page = page,
+                            .object_cap = res->count,
+                            .prefix_cap = res->prefix_count,
+                            .first_object = res->count,
+                            .first_prefix = res->prefix_count};
+    int rc;
+
+    res->truncated = false;
+    free(res->next_continuation);
+    res->next_continuation = NULL;
+    page->key_count = 0;
+    rc = xml_parse(xml, n, on_list_element, &st);
+    free(st.key);
+    if (rc)
+        return rc == SILO_ENOMEM ? rc : SILO_EINVAL;
+    for (size_t i = st.first_object; i < res->count; i++) {
+        if (st.url_encoded && (rc = url_decode_in_place(&res->objects[i].key)))
+            return rc;
+        if (!store_key_valid(res->objects[i].key))
+            return SILO_EINVAL;
+    }
+    for (size_t i = st.first_prefix; i < res->prefix_count; i++) {
+        if (st.url_encoded && (rc = url_decode_in_place(&res->common_prefixes[i])))
+            return rc;
+        if (!store_key_valid(res->common_prefixes[i]))
+            return SILO_EINVAL;
+    }
+    if (res->truncated && !res->next_continuation)
+        return SILO_EINVAL; /* V2 always says where to go on */
+    return 0;
+}
+
+struct bucket_state {
+    struct store_bucket_info *list;
+    size_t count, cap;
+    char *name;
+    time_t created;
+};
+
+static int on_bucket_element(void *arg, const char *const *path, size_t depth, const char *text, size_t len)
+{
+    struct bucket_state *st = arg;
+    int rc;
+    if (strcmp(path[0], "ListAllMyBucketsResult") != 0)
+        return SILO_EINVAL;
+    if (depth == 4 && strcmp(path[1], "Buckets") == 0 && strcmp(path[2], "Bucket") == 0) {
+        if (strcmp(path[3], "Name") == 0) {
+            free(st->name);
+            st->name = strndup(text, len);
+            return st->name ? 0 : SILO_ENOMEM;
+        }
+        if (strcmp(path[3], "CreationDate") == 0) {
+            char when[64];
+            snprintf(when, sizeof when, "%.*s", (int)(len < sizeof when - 1 ? len : sizeof when - 1), text);
+            if (time_parse_iso8601(when, &st->created))
+                st->created = 0;
+        }
+        return 0;
+    }
+    if (depth == 3 && strcmp(path[1], "Buckets") == 0 && strcmp(path[2], "Bucket") == 0) {
+        if (!st->name)
+            return SILO_EINVAL;
+        if ((rc = grow_array((void **)&st->list, &st->cap, st->count, sizeof *st->list)))
+            return rc;
+        st->list[st->count++] = (struct store_bucket_info){st->name, st->created};
+        st->name = NULL;
+        st->created = 0;
+    }
+    return 0;
+}
+
+static int compare_buckets(const void *a, const void *b)
+{
+    return strcmp(((const struct store_bucket_info *)a)->name, ((const struct store_bucket_info *)b)->name);
+}
+
+int s3_client_parse_buckets(const char *xml, size_t n, struct store_bucket_info **out, size_t *count_out)
+{
+    struct bucket_state st = {0};
+    int rc = xml_parse(xml, n, on_bucket_element, &st);
+    free(st.name);
+    *out = NULL;
+    *count_out = 0;
+    if (rc) {
+        store_bucket_list_free(st.list, st.count);
+        return rc == SILO_ENOMEM ? rc : SILO_EINVAL;
+    }
+    if (st.count)
+        qsort(st.list, st.count, sizeof *st.list, compare_buckets);
+    *out = st.list;
+    *count_out = st.count;
+    return 0;
+}
+
+struct delete_state {
+    size_t errors;
+    char *first_code;
+};
+
+static int on_delete_element(void *arg, const char *const *path, size_t depth, const char *text, size_t len)
+{
+    struct delete_state *st = arg;
+    if (strcmp(path[0], "DeleteResult") != 0)
+        return SILO_EINVAL;
+    if (path_is(path, depth, "Error", NULL))
+        st->errors++;
+    else if (path_is(path, depth, "Error", "Code") && st->errors == 0 && st->first_code)
+        snprintf(st->first_code, S3_CLIENT_ERROR_CODE_MAX, "%.*s", (int)len, text);
+    return 0;
+}
+
+int s3_client_parse_delete_result(const char *xml, size_t n, size_t *errors_out,
+                                  char first_code[S3_CLIENT_ERROR_CODE_MAX])
+{
+    struct delete_state st = {0, first_code};
+    if (first_code)
+        first_code[0] = '\0';
+    *errors_out = 0;
+    int rc = xml_parse(xml, n, on_delete_element, &st);
+    if (rc)
+        return rc == SILO_ENOMEM ? rc : SILO_EINVAL;
+    *errors_out = st.errors;
+    return 0;
+}
+
+int s3_client_xml_escape_key(struct buf *out, const char *key)
+{
+    const unsigned char *p = (const unsigned char *)key;
+    int rc = 0;
+    for (; *p && !rc; p++) {
+        switch (*p) {
+        case '&':
+            rc = buf_append_str(out, "&amp;");
+            break;
+        case '<':
+            rc = buf_append_str(out, "&lt;");
+            break;
+        case '>':
+            rc = buf_append_str(out, "&gt;");
+            break;
+        case '"':
+            rc = buf_append_str(out, "&quot;");
+            break;
+        case '\'':
+            rc = buf_append_str(out, "&apos;");
+            break;
+        case '\t':
+        case '\n':
+        case '\r':
+            rc = buf_printf(out, "&#%d;", *p);
+            break;
+        default:
+            if (*p < 0x20)
+                return SILO_EINVAL;
+            /* U+FFFE and U+FFFF (EF BF BE, EF BF BF) are not XML characters. */
+            if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
+                return SILO_EINVAL;
+            rc = buf_append(out, p, 1);
+        }
+    }
+    return rc;
+}
