@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/objects.h"
 #include "api/recordings.h"
 #include "app.h"
 #include "auth/jwt.h"
@@ -453,6 +454,10 @@ static int cmd_serve(int argc, char **argv)
             http_server_set_app(servers[i], &app);
     log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
              app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
+
+    uint64_t leftovers = 0;
+    if (objects_sweep_staging(&app, &leftovers) == 0 && leftovers)
+        log_info("removed %llu staging objects left by an earlier crash", (unsigned long long)leftovers);
 
     /* The retention sweep (off unless recordings-retention-days > 0). */
     struct recordings_sweeper *sweeper = NULL;

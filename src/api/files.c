@@ -35,7 +35,6 @@
 #include "util/timeutil.h"
 
 #define FIELD_MAX 1024
-#define STAGING_PREFIX ".silo-staging/"
 #define LIST_DEFAULT 1000
 
 static json_t *meta_object(const struct store_object_info *info)
@@ -149,7 +148,8 @@ static int part_begin(void *arg, const struct multipart_part *part)
     if (!up->filename || !up->declared_type || crypto_uuid4(up->uuid))
         return SILO_ENOMEM;
     /* Fields seen so far decide the key; if some may still come, stage. */
-    up->write_key = up->folder ? final_key(req, up) : arena_printf(req->arena, STAGING_PREFIX "%s", up->uuid);
+    up->write_key =
+        up->folder ? final_key(req, up) : arena_printf(req->arena, OBJECTS_STAGING_PREFIX "%s", up->uuid);
     struct store *st = app_store(app, NULL);
     time_format_iso8601(time_now(), up->when);
     struct store_meta meta[META_COUNT];

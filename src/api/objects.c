@@ -188,3 +188,29 @@ int objects_index_arrival(struct app *app, const char *bucket, const struct stor
     json_decref(meta);
     return rc;
 }
+
+int objects_sweep_staging(struct app *app, uint64_t *deleted_out)
+{
+    struct store *st = app_store(app, NULL);
+    const char *bucket = store_default_bucket(st);
+    time_t cutoff = time_now() - OBJECTS_STAGING_MAX_AGE;
+    uint64_t deleted = 0;
+    char *token = NULL;
+    int rc;
+    do {
+        struct store_list_options opt = {.prefix = OBJECTS_STAGING_PREFIX, .continuation = token};
+        struct store_list_result page = {0};
+        rc = store_list(st, bucket, &opt, &page);
+        free(token);
+        token = NULL;
+        for (size_t i = 0; !rc && i < page.count; i++)
+            if (page.objects[i].last_modified < cutoff && store_delete(st, bucket, page.objects[i].key) == 0)
+                deleted++;
+        if (!rc && page.truncated && page.next_continuation)
+            token = strdup(page.next_continuation);
+        store_list_result_free(&page);
+    } while (!rc && token);
+    if (deleted_out)
+        *deleted_out = deleted;
+    return rc;
+}

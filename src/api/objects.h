@@ -19,6 +19,12 @@
 
 #define OBJECTS_NAME_MAX 128
 
+/* Uploads whose final key is not known yet stream to a key under this
+ * prefix of the default bucket and are moved into place when it is. */
+#define OBJECTS_STAGING_PREFIX ".silo-staging/"
+/* Staging objects older than this are leftovers of a crash. */
+#define OBJECTS_STAGING_MAX_AGE (24 * 3600)
+
 /* A folder: one or more '/'-separated segments of [A-Za-z0-9._-], none
  * "." or "..", at most OBJECTS_NAME_MAX bytes. */
 bool objects_folder_valid(const char *s);
@@ -60,6 +66,11 @@ int objects_authorize(struct http_request *req, const struct principal *who, con
 /* Writes the index row of an object: owner and metadata (borrowed). */
 int objects_record(struct app *app, const char *bucket, const struct store_object_info *info, const char *owner,
                    json_t *meta);
+
+/* Deletes staging objects older than OBJECTS_STAGING_MAX_AGE from the
+ * default bucket (what a crash between staging and moving leaves); returns
+ * how many through *deleted_out (may be NULL). */
+int objects_sweep_staging(struct app *app, uint64_t *deleted_out);
 
 /* Records in the index an object that arrived without the API (an upload
  * through a presigned URL or POST form at the built-in endpoint): in the

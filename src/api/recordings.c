@@ -51,7 +51,6 @@
 
 #define FIELD_MAX (64 << 10)        /* metadata and every other plain field */
 #define METADATA_READ_MAX (1 << 20) /* a session_metadata.json read back */
-#define STAGING_PREFIX ".silo-staging/"
 #define LIST_DEFAULT 1000
 #define LIST_MAX 1000
 #define CURSOR_MAX 256
@@ -556,7 +555,7 @@ static int stage_begin(struct http_request *req, struct save *sv, struct staged 
     s->present = true;
     if (crypto_uuid4(uuid))
         return SILO_ENOMEM;
-    s->key = arena_printf(req->arena, STAGING_PREFIX "%s", uuid);
+    s->key = arena_printf(req->arena, OBJECTS_STAGING_PREFIX "%s", uuid);
     if (!s->key)
         return SILO_ENOMEM;
     struct store_put_options opt = {.max_size = (uint64_t)app->cfg.max_upload_bytes};

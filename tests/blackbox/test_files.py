@@ -366,3 +366,26 @@ def test_jwks_from_a_url_is_fetched_again_for_an_unknown_kid(silo_factory):
         assert requests.get(files, headers=auth(new_token)).status_code == 200  # fetched again
     finally:
         server.shutdown()
+
+
+def test_staging_leftovers_are_swept_at_start(silo_factory, tmp_path):
+    """A crash between staging an upload and moving it leaves an object
+    under .silo-staging/; the next start removes those older than a day."""
+    import boto3
+    import botocore.config
+    data = tmp_path / "data"
+    silo = silo_factory(data_dir=str(data))
+    access, secret = silo.credentials()
+    s3 = boto3.client("s3", endpoint_url=silo.s3_url, aws_access_key_id=access, aws_secret_access_key=secret,
+                      region_name="us-east-1", config=botocore.config.Config(signature_version="s3v4"))
+    s3.put_object(Bucket="media", Key=".silo-staging/old", Body=b"left over")
+    s3.put_object(Bucket="media", Key=".silo-staging/fresh", Body=b"in flight")
+    silo.stop()
+    db = sqlite3.connect(str(data / "store" / "catalog.db"))
+    db.execute("UPDATE objects SET last_modified = last_modified - 2 * 86400 WHERE key = CAST(? AS BLOB)",
+               (".silo-staging/old",))
+    db.commit()
+    db.close()
+    silo_factory(data_dir=str(data))
+    assert ".silo-staging/old" not in catalog_keys(silo)
+    assert ".silo-staging/fresh" in catalog_keys(silo)
