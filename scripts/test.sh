@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test and ends with one line "N passed, N failed".
+#   0. starts a throwaway PostgreSQL cluster (scripts/pg.sh) and exports its
+#      URL as DATABASE_URL_TEST, so the db suite runs on it as well as on
+#      SQLite; when it cannot start, those tests are skipped. The cluster is
+#      removed on exit, whatever happened. A DATABASE_URL_TEST set already
+#      is used as it is.
 #   1. each C unit test (ASan/UBSan build) under build/asan/unit/
 #   2. the black-box suite (pytest) against the ASan/UBSan binary
 # Exit status is non-zero when anything failed.
@@ -12,6 +17,23 @@ mkdir -p "$results"
 export SILO_SHARED_DIR=${SILO_SHARED_DIR:-$(cd .. && pwd)/shared}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+echo "== PostgreSQL"
+if [ -n "${DATABASE_URL_TEST:-}" ]; then
+    echo "ok   DATABASE_URL_TEST from the environment"
+else
+    pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/silo-pg.XXXXXX")
+    trap 'bash scripts/pg.sh stop "$pg_dir"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    if pg_url=$(bash scripts/pg.sh start "$pg_dir" 2>"$results/pg.log"); then
+        export DATABASE_URL_TEST=$pg_url
+        echo "ok   $pg_url"
+    else
+        echo "skip PostgreSQL did not start, its tests are skipped; log: $results/pg.log"
+        tail -3 "$results/pg.log"
+    fi
+fi
 
 echo "== C unit tests"
 for t in build/asan/unit/test_*; do

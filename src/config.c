@@ -77,6 +77,8 @@ static const struct setting settings[] = {
     {"upload-types", {"SILO_UPLOAD_TYPES"}, T_STRING, F(upload_types),
      "audio/*,video/*,image/*,text/*,application/pdf,application/json,application/octet-stream", false,
      "content types uploads may have, judged on their bytes (type, family/*, or *)"},
+    {"outbound-allow", {"SILO_OUTBOUND_ALLOW"}, T_STRING, F(outbound_allow), "", false,
+     "non-public addresses or CIDR blocks that caller-given URLs may reach (e.g. 127.0.0.1/32)"},
     {"idle-timeout", {"SILO_IDLE_TIMEOUT"}, T_INT, F(idle_timeout), "30", false,
      "seconds a connection may stay silent"},
     {"shutdown-timeout", {"SILO_SHUTDOWN_TIMEOUT"}, T_INT, F(shutdown_timeout), "20", false,
@@ -93,6 +95,41 @@ static const struct setting settings[] = {
      "origins browsers may call the S3 endpoint from: comma-separated, '*' for any, empty for none"},
     {"s3-multipart-expiry", {"SILO_S3_MULTIPART_EXPIRY"}, T_INT, F(s3_multipart_expiry), "604800", false,
      "seconds after which an unfinished S3 multipart upload is removed"},
+    {"workers", {"SILO_WORKERS"}, T_INT, F(workers), "2", false,
+     "job worker threads run by serve (0: this instance runs no jobs)"},
+    {"job-lease", {"SILO_JOB_LEASE"}, T_INT, F(job_lease), "60", false,
+     "seconds a worker holds a job unrenewed (it renews every third); then another worker may take it over"},
+    {"video-webhook-url", {"SILO_VIDEO_WEBHOOK_URL"}, T_STRING, F(video_webhook_url), "",
+     false, "seed 004: URL of the video generator's webhook (empty: generate-video answers 503)"},
+    {"video-webhook-secret", {"SILO_VIDEO_WEBHOOK_SECRET"}, T_STRING,
+     F(video_webhook_secret), "", true,
+     "key of the HMAC-SHA256 signature on webhook calls and on the generator's callbacks (empty: callbacks refused)"},
+    {"video-webhook-timeout", {"SILO_VIDEO_WEBHOOK_TIMEOUT"}, T_INT, F(video_webhook_timeout), "30", false,
+     "seconds one call of the video webhook may take (it is tried up to 3 times)"},
+    {"video-max-size", {"SILO_VIDEO_MAX_SIZE"}, T_SIZE, F(video_max_size), "2G", false,
+     "largest video imported from a URL"},
+    {"video-import-timeout", {"SILO_VIDEO_IMPORT_TIMEOUT"}, T_INT, F(video_import_timeout), "30", false,
+     "seconds a video import may go without receiving a byte before it is abandoned"},
+    {"share-url-expiry", {"SILO_SHARE_URL_EXPIRY"}, T_INT, F(share_url_expiry), "300", false,
+     "lifetime of the presigned URL a video share link redirects to, seconds"},
+    {"asr-engine", {"SILO_ASR_ENGINE"}, T_STRING, F(asr_engine), "pocketsphinx", false,
+     "speech engine of /v1/audio/transcriptions: pocketsphinx (local, English) or openai (a remote service)"},
+    {"asr-model", {"SILO_ASR_MODEL"}, T_STRING, F(asr_model), "/usr/share/pocketsphinx/model/en-us", false,
+     "pocketsphinx: folder holding en-us/, en-us.lm.bin and cmudict-en-us.dict"},
+    {"asr-openai-url", {"SILO_ASR_OPENAI_URL"}, T_STRING, F(asr_openai_url), "", false,
+     "openai engine: base URL of an OpenAI-compatible service (e.g. https://api.openai.com/v1)"},
+    {"asr-openai-key", {"SILO_ASR_OPENAI_KEY"}, T_STRING, F(asr_openai_key), "", true,
+     "openai engine: the service's API key, sent as a Bearer token"},
+    {"asr-openai-model", {"SILO_ASR_OPENAI_MODEL"}, T_STRING, F(asr_openai_model), "whisper-1", false,
+     "openai engine: the model asked for upstream"},
+    {"asr-openai-timeout", {"SILO_ASR_OPENAI_TIMEOUT"}, T_INT, F(asr_openai_timeout), "600", false,
+     "openai engine: seconds one upstream call may take (failures are retried for async requests)"},
+    {"transcription-max-size", {"SILO_TRANSCRIPTION_MAX_SIZE"}, T_SIZE, F(transcription_max_size), "25M", false,
+     "largest audio file /v1/audio/transcriptions accepts (OpenAI's limit is 25M); larger is 413"},
+    {"transcription-timeout", {"SILO_TRANSCRIPTION_TIMEOUT"}, T_INT, F(transcription_timeout), "120", false,
+     "seconds a synchronous transcription request waits for its job (then 504; the job goes on: use async=true)"},
+    {"recordings-auto-transcribe", {"SILO_RECORDINGS_AUTO_TRANSCRIBE"}, T_BOOL, F(recordings_auto_transcribe),
+     "true", false, "transcribe seed 001 recordings saved without a transcript, in the background"},
     {"config", {"SILO_CONFIG"}, T_STRING, F(config_file), "", false, "config file"},
 };
 
@@ -463,6 +500,45 @@ static int load_sources(struct config *cfg, int argc, char **argv, char **rest_o
     if (cfg->upload_url_expiry < 1 || cfg->upload_url_expiry > 604800) {
         snprintf(err, err_len, "invalid value %lld for setting 'upload-url-expiry': expected 1 to 604800 seconds",
                  (long long)cfg->upload_url_expiry);
+        return SILO_EINVAL;
+    }
+    if (cfg->workers > 256) {
+        snprintf(err, err_len, "invalid value %lld for setting 'workers': expected 0 to 256",
+                 (long long)cfg->workers);
+        return SILO_EINVAL;
+    }
+    if (cfg->job_lease < 1 || cfg->job_lease > 86400) {
+        snprintf(err, err_len, "invalid value %lld for setting 'job-lease': expected 1 to 86400 seconds",
+                 (long long)cfg->job_lease);
+        return SILO_EINVAL;
+    }
+    if (cfg->video_webhook_timeout < 1 || cfg->video_webhook_timeout > 3600 || cfg->video_import_timeout < 1 ||
+        cfg->video_import_timeout > 3600) {
+        snprintf(err, err_len, "invalid value for setting 'video-webhook-timeout' or 'video-import-timeout': "
+                 "expected 1 to 3600 seconds");
+        return SILO_EINVAL;
+    }
+    if (cfg->share_url_expiry < 1 || cfg->share_url_expiry > 604800) {
+        snprintf(err, err_len, "invalid value %lld for setting 'share-url-expiry': expected 1 to 604800 seconds",
+                 (long long)cfg->share_url_expiry);
+        return SILO_EINVAL;
+    }
+    if (cfg->video_max_size < 1) {
+        snprintf(err, err_len, "invalid value for setting 'video-max-size': expected at least 1 byte");
+        return SILO_EINVAL;
+    }
+    if (cfg->transcription_max_size < 1) {
+        snprintf(err, err_len, "invalid value for setting 'transcription-max-size': expected at least 1 byte");
+        return SILO_EINVAL;
+    }
+    if (cfg->asr_openai_timeout < 1 || cfg->asr_openai_timeout > 86400) {
+        snprintf(err, err_len, "invalid value %lld for setting 'asr-openai-timeout': expected 1 to 86400 seconds",
+                 (long long)cfg->asr_openai_timeout);
+        return SILO_EINVAL;
+    }
+    if (cfg->transcription_timeout < 1 || cfg->transcription_timeout > 3600) {
+        snprintf(err, err_len, "invalid value %lld for setting 'transcription-timeout': expected 1 to 3600 seconds",
+                 (long long)cfg->transcription_timeout);
         return SILO_EINVAL;
     }
     if (cfg->idle_timeout < 1) {

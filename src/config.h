@@ -64,6 +64,7 @@ struct config {
     int64_t max_body_bytes;    /* default body cap for JSON routes */
     int64_t max_upload_bytes;  /* uploads through the API */
     char *upload_types;        /* allowlist of sniffed content types */
+    char *outbound_allow;      /* addresses caller-given URLs may reach though not public */
     int64_t idle_timeout;      /* seconds a connection may stay silent */
     int64_t shutdown_timeout;  /* seconds in-flight requests get on SIGTERM */
     int64_t presign_expiry;    /* default presigned URL lifetime, seconds */
@@ -72,6 +73,23 @@ struct config {
     int64_t recordings_retention_days; /* sessions older than this are deleted (0: never) */
     char *s3_cors_origins;       /* S3 endpoint: allowed browser origins ("*", list, "") */
     int64_t s3_multipart_expiry; /* S3 endpoint: seconds before an unfinished upload is removed */
+    int64_t workers;             /* job worker threads of `silo serve` (0: none) */
+    int64_t job_lease;           /* seconds a worker holds a job between renewals */
+    char *video_webhook_url;       /* seed 004: the video generator's webhook ("" : generation off) */
+    char *video_webhook_secret;    /* HMAC-SHA256 key signing the webhook and its callbacks */
+    int64_t video_webhook_timeout; /* seconds one webhook call may take */
+    int64_t video_max_size;        /* largest video imported from a URL, bytes */
+    int64_t video_import_timeout;  /* seconds an import may go without receiving a byte */
+    int64_t share_url_expiry;      /* lifetime of the URL a share link redirects to, seconds */
+    char *asr_engine;              /* seed 000: speech engine, "pocketsphinx" or "openai" */
+    char *asr_model;               /* pocketsphinx model folder */
+    char *asr_openai_url;          /* openai engine: base URL of an OpenAI-compatible service */
+    char *asr_openai_key;          /* openai engine: its Bearer key */
+    char *asr_openai_model;        /* openai engine: the model asked for upstream */
+    int64_t asr_openai_timeout;    /* openai engine: seconds one upstream call may take */
+    int64_t transcription_max_size; /* largest upload to /v1/audio/transcriptions, bytes */
+    int64_t transcription_timeout; /* seconds a synchronous transcription request waits */
+    bool recordings_auto_transcribe; /* seed 001 saves without a transcript get one */
     struct config_store stores[CONFIG_MAX_STORES]; /* extra named stores */
     size_t store_count;
 };

@@ -7,6 +7,7 @@
  *   silo apikey           create, list and revoke API keys
  *   silo presign          presign a URL (or a POST form) for s3://BUCKET/KEY
  *   silo reindex          rebuild the recordings index from the store
+ *   silo jobs             list, retry and cancel jobs of the queue
  *   silo version | help
  *
  * Every command takes the settings flags of `silo help` (--data DIR, ...);
@@ -23,10 +24,13 @@
 #include "api/api.h"
 #include "api/objects.h"
 #include "api/recordings.h"
+#include "api/transcriptions.h"
+#include "api/videos.h"
 #include "app.h"
 #include "auth/jwt.h"
 #include "config.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "s3/gateway.h"
 #include "store/presign.h"
 #include "util/error.h"
@@ -351,6 +355,85 @@ static int cmd_reindex(int argc, char **argv)
     return rc == SILO_EINVAL ? 2 : rc ? 1 : 0;
 }
 
+static int print_job(void *arg, const struct job *j)
+{
+    (void)arg;
+    char next[25] = "-";
+    if (j->state == JOBS_QUEUED || j->state == JOBS_RUNNING || j->state == JOBS_CANCELLING)
+        time_format_iso8601((time_t)(j->run_at_ms / 1000), next);
+    /* The first line of the error, cut short: `list` is a summary. */
+    int error_len = 0;
+    if (j->last_error)
+        while (error_len < 100 && j->last_error[error_len] && j->last_error[error_len] != '\n')
+            error_len++;
+    printf("%lld\t%s\t%s\t%d/%d\t%s\t%s\t%.*s\n", (long long)j->id, j->kind, jobs_state_name(j->state),
+           j->attempts, j->max_attempts, next, j->lease_owner ? j->lease_owner : "-", error_len,
+           j->last_error ? j->last_error : "");
+    return 0;
+}
+
+static int cmd_jobs(int argc, char **argv)
+{
+    const char *action = argc > 0 ? argv[0] : "";
+    const char *state = NULL, *limit_text = "100";
+    argc--;
+    argv++;
+    if (take_flag(&argc, argv, "--state", &state) < 0 || take_flag(&argc, argv, "--limit", &limit_text) < 0) {
+        fprintf(stderr, "silo jobs: an option is missing its value\n");
+        return 2;
+    }
+    bool list = strcmp(action, "list") == 0;
+    bool retry = strcmp(action, "retry") == 0, cancel = strcmp(action, "cancel") == 0;
+    long long id = 0, limit = 0;
+    if ((retry || cancel) && argc > 0 && strncmp(argv[0], "--", 2) != 0) {
+        if (parse_seconds(argv[0], "the job id", 1, INT64_MAX, &id))
+            return 2;
+        argc--;
+        argv++;
+    }
+    if ((!list && !id) || (!list && state)) {
+        fprintf(stderr, "usage: silo jobs list [--state queued|running|cancelling|done|dead|cancelled] "
+                        "[--limit N]\n       silo jobs retry ID\n       silo jobs cancel ID\n");
+        return 2;
+    }
+    enum jobs_state parsed;
+    if (state && jobs_state_parse(state, &parsed)) {
+        fprintf(stderr, "silo jobs: --state must be queued, running, cancelling, done, dead or cancelled\n");
+        return 2;
+    }
+    if (parse_seconds(limit_text, "--limit", 1, 100000, &limit))
+        return 2;
+    struct app app;
+    int rc = open_instance("jobs", argc, argv, &app);
+    if (rc)
+        return rc;
+    enum jobs_state now = JOBS_QUEUED;
+    if (list) {
+        printf("id\tkind\tstate\tattempts\tnext\tworker\terror\n");
+        rc = jobs_list(app.db, state, 0, (int)limit, print_job, NULL);
+    } else if (retry) {
+        rc = jobs_retry(app.db, id);
+        if (!rc)
+            printf("job %lld queued\n", id);
+    } else {
+        rc = jobs_cancel(app.db, id, &now);
+        if (!rc)
+            printf(now == JOBS_CANCELLED ? "job %lld cancelled\n"
+                                         : "job %lld cancel requested: its worker stops at its next lease renewal\n",
+                   id);
+    }
+    if (rc == SILO_ENOTFOUND)
+        fprintf(stderr, "silo jobs: no job %lld\n", id);
+    else if (rc == SILO_ECONFLICT)
+        fprintf(stderr, retry ? "silo jobs: job %lld is not dead or cancelled\n"
+                              : "silo jobs: job %lld has already ended\n",
+                id);
+    else if (rc)
+        fprintf(stderr, "silo jobs: %s\n", silo_strerror(rc));
+    app_close(&app);
+    return rc ? 1 : 0;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     struct config cfg;
@@ -445,6 +528,9 @@ static int cmd_serve(int argc, char **argv)
         http_server_stop(servers[1]);
         return 1;
     }
+    /* Seed 000's speech engine and job kinds, before requests and workers may use them. */
+    if (transcriptions_start(&app))
+        log_warn("transcription is off: see the log above");
     printf("api: %s\n", app.api_url);
     printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
     printf("data: %s\n", app.cfg.data_dir);
@@ -463,15 +549,32 @@ static int cmd_serve(int argc, char **argv)
     struct recordings_sweeper *sweeper = NULL;
     if (recordings_sweeper_start(&app, &sweeper))
         log_warn("cannot start the recordings retention sweep");
+    /* The job workers, for the kinds registered by the modules above. */
+    if (videos_register_jobs())
+        log_warn("cannot register the video jobs");
+    struct jobs_pool *workers = NULL;
+    rc = jobs_workers_start(&app, (unsigned)app.cfg.workers, &workers);
+    if (rc)
+        log_warn("cannot start the job workers: %s", silo_strerror(rc));
 
     int sig = 0;
     sigwait(&stop, &sig);
-    log_info("received %s: finishing in-flight requests (up to %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-             (long long)shutdown_timeout);
+    log_info("received %s: finishing in-flight requests and jobs (up to %llds)",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)shutdown_timeout);
+    int64_t deadline = time_monotonic_ms() + shutdown_timeout * 1000;
+    if (jobs_workers_stop(workers, 0) == 0) /* stop claiming now; running handlers are told to finish */
+        workers = NULL;
     recordings_sweeper_stop(sweeper);
     drain(servers, 2, shutdown_timeout);
     for (int i = 0; i < 2; i++)
         http_server_stop(servers[i]);
+    int64_t left = deadline - time_monotonic_ms();
+    if (jobs_workers_stop(workers, left > 0 ? left : 0) == SILO_ETIMEOUT) {
+        /* Their jobs' leases run out and another worker takes them over;
+         * the database must stay open under the running handlers. */
+        log_warn("stopped with jobs still running");
+        return 0;
+    }
     app_close(&app);
     log_info("stopped");
     return 0;
@@ -493,6 +596,8 @@ static void usage(void)
            "                        print a presigned URL (POST: the form's url and fields as JSON)\n"
            "  reindex [--prefix user_recordings/USER/]\n"
            "                        rebuild the recordings index from the store (beside a running server too)\n"
+           "  jobs list [--state S] [--limit N] | retry ID | cancel ID\n"
+           "                        list the job queue newest first, requeue a dead or cancelled job, cancel one\n"
            "  version               print the version\n\n"
            "settings (flag, environment, default; flags win over the environment,\n"
            "which wins over the config file):\n",
@@ -523,6 +628,8 @@ int main(int argc, char **argv)
         return cmd_presign(rest_argc, rest);
     if (strcmp(cmd, "reindex") == 0)
         return cmd_reindex(rest_argc, rest);
+    if (strcmp(cmd, "jobs") == 0)
+        return cmd_jobs(rest_argc, rest);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("silo %s\n", SILO_VERSION);
         return 0;

@@ -20,6 +20,9 @@ static const struct route_group groups[] = {
     {api_uploads_routes, &api_uploads_route_count},
     {api_recordings_routes, &api_recordings_route_count},
     {api_settings_routes, &api_settings_route_count},
+    {api_transcriptions_routes, &api_transcriptions_route_count},
+    {api_videos_routes, &api_videos_route_count},
+    {api_web_routes, &api_web_route_count},
 };
 
 static int method_not_allowed(struct http_request *req)

@@ -46,4 +46,16 @@ extern const size_t api_recordings_route_count;
 extern const struct route api_settings_routes[];
 extern const size_t api_settings_route_count;
 
+/* Routes of seed 000's OpenAI-compatible transcription API (transcriptions.c). */
+extern const struct route api_transcriptions_routes[];
+extern const size_t api_transcriptions_route_count;
+
+/* Routes of seed 004's videos (videos.c, videos_generate.c). */
+extern const struct route api_videos_routes[];
+extern const size_t api_videos_route_count;
+
+/* Routes of the static web UI: /gallery (web.c). */
+extern const struct route api_web_routes[];
+extern const size_t api_web_route_count;
+
 #endif

@@ -39,6 +39,7 @@
 
 #include "api/api.h"
 #include "api/objects.h"
+#include "api/transcriptions.h"
 #include "http/multipart.h"
 #include "media/probe.h"
 #include "media/sniff.h"
@@ -1215,6 +1216,10 @@ static int save_complete(struct http_request *req)
         api_error(req, sv->status, "%s", sv->message);
         return 0;
     }
+    /* Saved without a transcript: one is made in the background (seed 000's engine). */
+    if (json_integer_value(json_object_get(doc, "transcript_size")) == 0)
+        transcriptions_recording_saved(app, row.user_id, row.session_id, row.audio_key,
+                                       json_string_value(json_object_get(doc, "creation_date")));
     json_t *info = recording_info(app, &row, time_now());
     http_respond_json(req, 200,
                       json_pack("{s:b, s:s, s:s, s:s, s:b, s:o, s:o}", "success", 1, "message",

@@ -15,7 +15,7 @@ struct db {
     void *ctx;
 };
 
-static const struct db_ops *const drivers[] = {&db_sqlite_ops};
+static const struct db_ops *const drivers[] = {&db_sqlite_ops, &db_pg_ops};
 
 static const struct db_ops *driver_for(const char *url)
 {
@@ -180,40 +180,247 @@ static int list_row(void *arg, const struct db_value *c, size_t n)
     return call->fn(call->arg, &view);
 }
 
+/* ---- listing bounds ----
+ *
+ * A listing reads the keys k with low <= k < high and k > after, where low
+ * is the prefix and high the smallest string above every string starting
+ * with it. SQLite takes any bytes, so the bounds are the exact byte
+ * strings. A driver that stores only UTF-8 (PostgreSQL) would reject a
+ * bound that is not UTF-8, such as the prefix "\xc3" (half of "é") or the
+ * byte successor of "\xc2\xbf" ("\xc2\xc0"); there each such bound moves
+ * up to its ceiling, the smallest UTF-8 string not below it, which keeps
+ * the same set of UTF-8 keys on each side. */
+
 /* The smallest string greater than every string starting with prefix:
- * drop trailing 0xFF bytes, then increment the last byte. NULL when there
- * is none (empty prefix, or all 0xFF): then there is no upper bound. */
-static char *prefix_end(const char *prefix)
+ * drop trailing 0xFF bytes, then increment the last byte. *end_out is NULL
+ * when there is none (empty prefix, or all 0xFF): then there is no upper
+ * bound. *end_out owned by the caller (free()). */
+static int prefix_end(const char *prefix, char **end_out)
 {
+    *end_out = NULL;
     size_t n = strlen(prefix);
     while (n > 0 && (unsigned char)prefix[n - 1] == 0xFF)
         n--;
     if (n == 0)
-        return NULL;
+        return 0;
     char *end = strndup(prefix, n);
-    if (end)
-        end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
-    return end;
+    if (!end)
+        return SILO_ENOMEM;
+    end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+    *end_out = end;
+    return 0;
+}
+
+/* Encodes any value up to 0x10FFFF, surrogates included, the UTF-8 way;
+ * returns the length. Byte order of the encodings follows value order. */
+static size_t utf8_encode(uint32_t cp, unsigned char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (unsigned char)(0xC0 | cp >> 6);
+        out[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | cp >> 12);
+        out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | cp >> 18);
+    out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Length of the longest prefix of s[0..n) made of whole well-formed UTF-8
+ * sequences (Unicode table 3-7: no overlongs, surrogates or values past
+ * U+10FFFF). */
+static size_t utf8_valid_length(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char b = s[i];
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if (b >= 0xC2 && b <= 0xDF) {
+            len = 2;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            len = 3;
+            lo = b == 0xE0 ? 0xA0 : 0x80;
+            hi = b == 0xED ? 0x9F : 0xBF;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            len = 4;
+            lo = b == 0xF0 ? 0x90 : 0x80;
+            hi = b == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return i;
+        }
+        if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return i;
+        i += len;
+    }
+    return n;
+}
+
+/* True when the bytes a[0..alen) sort after b[0..blen) (a prefix sorts
+ * first). */
+static bool bytes_after(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c > 0 || (c == 0 && alen > blen);
+}
+
+/* The smallest well-formed UTF-8 string that does not sort before s: s
+ * itself when it is UTF-8. *out NULL when every UTF-8 string sorts before
+ * s; owned by the caller (free()).
+ *
+ * Let v be the longest UTF-8 prefix of s and rest what follows. The answer
+ * is v followed by the first code point whose encoding sorts after rest;
+ * encodings sort like their values, so a binary search finds it. When
+ * none does (rest starts with 0xF5, say), it is v with its last code point
+ * incremented, or the one before when that is U+10FFFF. */
+static int utf8_ceiling(const char *s, char **out)
+{
+    *out = NULL;
+    const unsigned char *bytes = (const unsigned char *)s;
+    size_t n = strlen(s);
+    size_t keep = utf8_valid_length(bytes, n);
+    if (keep == n) {
+        *out = strdup(s);
+        return *out ? 0 : SILO_ENOMEM;
+    }
+    unsigned char enc[4];
+    uint32_t lo = 0, hi = 0x110000; /* the answer is in [lo, hi]; hi: none */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        size_t len = utf8_encode(mid, enc);
+        if (bytes_after(enc, len, bytes + keep, n - keep))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    uint32_t next = lo;
+    while (next == 0x110000) {
+        if (keep == 0)
+            return 0;
+        size_t start = keep - 1; /* the last code point of the UTF-8 part */
+        while (start > 0 && (bytes[start] & 0xC0) == 0x80)
+            start--;
+        uint32_t cp = bytes[start] < 0x80 ? bytes[start] : bytes[start] & (0x3F >> (keep - start - 1));
+        for (size_t k = start + 1; k < keep; k++)
+            cp = cp << 6 | (bytes[k] & 0x3F);
+        keep = start;
+        next = cp + 1;
+    }
+    if (next >= 0xD800 && next <= 0xDFFF) /* surrogates are never UTF-8 */
+        next = 0xE000;
+    size_t len = utf8_encode(next, enc);
+    char *ceiling = malloc(keep + len + 1);
+    if (!ceiling)
+        return SILO_ENOMEM;
+    memcpy(ceiling, s, keep);
+    memcpy(ceiling + keep, enc, len);
+    ceiling[keep + len] = '\0';
+    *out = ceiling;
+    return 0;
+}
+
+/* Replaces *bound (owned, may be NULL) by its ceiling. */
+static int raise_to_utf8(char **bound)
+{
+    if (!*bound || utf8_valid_length((const unsigned char *)*bound, strlen(*bound)) == strlen(*bound))
+        return 0;
+    char *ceiling;
+    int rc = utf8_ceiling(*bound, &ceiling);
+    if (rc)
+        return rc;
+    free(*bound);
+    *bound = ceiling;
+    return 0;
+}
+
+struct key_range {
+    char *low;   /* keys >= low */
+    char *high;  /* keys < high; NULL: no upper bound */
+    char *after; /* keys > after */
+    bool empty;  /* no key can match */
+};
+
+static void key_range_clear(struct key_range *r)
+{
+    free(r->low);
+    free(r->high);
+    free(r->after);
+    memset(r, 0, sizeof *r);
+}
+
+/* The bounds for listing prefix after `after`; with utf8, every bound is
+ * UTF-8. r owned by the caller (key_range_clear). */
+static int key_range_init(struct key_range *r, const char *prefix, const char *after, bool utf8)
+{
+    memset(r, 0, sizeof *r);
+    r->low = strdup(prefix);
+    r->after = strdup(after);
+    if (!r->low || !r->after)
+        return SILO_ENOMEM;
+    int rc = prefix_end(prefix, &r->high);
+    if (rc || !utf8)
+        return rc;
+    rc = raise_to_utf8(&r->low);
+    if (!rc)
+        rc = raise_to_utf8(&r->high); /* NULL: every UTF-8 string is below the byte bound */
+    if (!rc && !r->low)
+        r->empty = true; /* every UTF-8 string is below the prefix */
+    if (rc || r->empty || utf8_valid_length((const unsigned char *)after, strlen(after)) == strlen(after))
+        return rc;
+    /* No UTF-8 key equals `after`: the keys above it are those not below
+     * its ceiling, a lower bound like low. */
+    char *ceiling;
+    rc = utf8_ceiling(after, &ceiling);
+    if (rc)
+        return rc;
+    if (!ceiling) {
+        r->empty = true;
+    } else if (strcmp(ceiling, r->low) > 0) {
+        free(r->low);
+        r->low = ceiling;
+    } else {
+        free(ceiling);
+    }
+    r->after[0] = '\0';
+    return 0;
 }
 
 int db_object_list(struct db *db, const char *bucket, const char *owner, const char *prefix, const char *after,
                    int limit, int (*fn)(void *arg, const struct db_object *o), void *arg)
 {
-    if (!prefix)
-        prefix = "";
-    char *end = prefix_end(prefix);
+    struct key_range range;
+    int rc = key_range_init(&range, prefix ? prefix : "", after ? after : "", db->ops->utf8_text);
+    if (rc || range.empty)
+        goto done;
     struct list_call call = {fn, arg};
-    int rc;
     if (owner) {
-        struct db_value p[] = {db_text(bucket), db_text(owner), db_text(prefix), db_text(end),
-                               db_text(after ? after : ""), db_int(limit)};
+        struct db_value p[] = {db_text(bucket),     db_text(owner),       db_text(range.low),
+                               db_text(range.high), db_text(range.after), db_int(limit)};
         rc = db_exec(db, Q_OBJECT_LIST_OWNER, p, 6, list_row, &call, NULL);
     } else {
-        struct db_value p[] = {db_text(bucket), db_text(prefix), db_text(end), db_text(after ? after : ""),
+        struct db_value p[] = {db_text(bucket), db_text(range.low), db_text(range.high), db_text(range.after),
                                db_int(limit)};
         rc = db_exec(db, Q_OBJECT_LIST_ALL, p, 5, list_row, &call, NULL);
     }
-    free(end);
+done:
+    key_range_clear(&range);
     return rc;
 }
 

@@ -62,6 +62,38 @@ enum db_query {
     Q_RECORDING_OLDER,    /* before_ms, limit -> recording columns, oldest first */
     Q_RECORDING_UNSEEN,   /* key prefix, indexed before ms: deletes rows in the prefix not seen since */
     Q_PING,
+    /* jobs (src/jobs/jobs.c); times are unix ms except created_at/updated_at (s) */
+    Q_JOB_INSERT,      /* kind, payload, idempotency_key or NULL, max_attempts, run_at_ms, now -> id
+                          (no row when the key exists) */
+    Q_JOB_BY_KEY,      /* idempotency_key -> id */
+    Q_JOB_GET,         /* id -> job columns */
+    Q_JOB_REAP,        /* now_ms, now: settles expired leases that must not run again */
+    Q_JOB_CLAIM,       /* worker, now_ms, lease_until_ms, kinds "a,b" or NULL, now -> job columns */
+    Q_JOB_NEXT_DUE,    /* kinds or NULL -> run_at_ms of the next claimable job */
+    Q_JOB_RENEW,       /* id, worker, lease_until_ms, now */
+    Q_JOB_COMPLETE,    /* id, worker, result, now */
+    Q_JOB_FAIL,        /* id, worker, error, run_at_ms, now -> new state */
+    Q_JOB_RELEASE,     /* id, worker, now_ms, now: back to queued, the attempt not counted */
+    Q_JOB_ACK_CANCEL,  /* id, worker, result or NULL, error or NULL, now: cancelling -> cancelled */
+    Q_JOB_CANCEL,      /* id, now_ms, now -> new state */
+    Q_JOB_RETRY,       /* id, now_ms, now: dead or cancelled -> queued */
+    Q_JOB_LIST,        /* state or NULL, before id, limit -> job columns, newest first */
+    /* seed 004's videos (db/videos.c, api/videos.c); times are unix ms */
+    Q_VIDEO_INSERT,       /* video_id, user_id, title, status, secret_key, source_url, source_hash, origin,
+                             now (no row when the user already has that source_hash) */
+    Q_VIDEO_GET,          /* video_id -> video columns */
+    Q_VIDEO_BY_SOURCE,    /* user_id, source_hash -> video columns */
+    Q_VIDEO_LIST,         /* user_id, before_ms, before_id, limit -> video columns, newest first */
+    Q_VIDEO_COUNTS,       /* user_id -> status, count */
+    Q_VIDEO_SET_STATUS,   /* video_id, status, metadata, error, now, expected status, expected metadata */
+    Q_VIDEO_SET_READY,    /* video_id, s3_key, content_type, size, metadata, now, title or NULL */
+    Q_VIDEO_SET_FAILED,   /* video_id, error, now: processing -> failed */
+    Q_VIDEO_RETRY,        /* video_id, now: failed -> processing */
+    Q_VIDEO_SET_SOURCE,   /* video_id, source_url, source_hash, now */
+    Q_VIDEO_SET_POSTER,   /* video_id, poster_key, now, s3_key the poster was made from */
+    Q_VIDEO_SET_PROGRESS, /* video_id, bytes_received, bytes_total or NULL, now */
+    Q_VIDEO_SET_KEY,      /* video_id, secret_key, now */
+    Q_VIDEO_DELETE,       /* video_id */
     Q_COUNT
 };
 
@@ -83,6 +115,9 @@ extern const size_t db_migration_count;
 
 struct db_ops {
     const char *name;
+    /* Text values must be well-formed UTF-8 (PostgreSQL): helpers that
+     * compute bounds keep them so. SQLite stores any bytes. */
+    bool utf8_text;
     int (*open)(const char *url, void **ctx_out);
     void (*close)(void *ctx);
     int (*exec)(void *ctx, enum db_query q, const struct db_value *params, size_t nparams, db_row_fn fn,
@@ -214,6 +249,75 @@ int db_recording_list_older(struct db *db, int64_t before_ms, int limit,
 int db_recording_delete_unseen(struct db *db, const char *key_prefix, int64_t indexed_before_ms,
                                int64_t *removed_out);
 
+/* ---- videos: seed 004's video index (db/videos.c) ----
+ *
+ * One row per video: who owns it, where its bytes and poster are in the
+ * default store, its status (processing, ready, failed), the secret key of
+ * its share links and where it was imported from. */
+
+enum db_video_status { DB_VIDEO_PROCESSING, DB_VIDEO_READY, DB_VIDEO_FAILED };
+
+struct db_video {
+    char *video_id;
+    char *user_id;
+    char *title;
+    char *status;        /* "processing", "ready" or "failed" */
+    char *s3_key;        /* the video object, or NULL until stored */
+    char *poster_key;    /* or NULL */
+    char *content_type;  /* sniffed, or NULL */
+    int64_t size;        /* bytes stored */
+    char *metadata;      /* JSON object text: duration, size, format, ... */
+    char *secret_key;    /* share links' key */
+    char *source_url;    /* where it was (or will be) imported from, or NULL */
+    char *source_hash;   /* SHA-256 hex of source_url, or NULL */
+    char *origin;        /* "download" or "generate" */
+    char *error;         /* why it failed, or NULL */
+    int64_t bytes_received; /* import progress */
+    int64_t bytes_total;    /* -1 when unknown */
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+
+void db_video_clear(struct db_video *v);
+/* Inserts v (video_id, user_id, title, status, secret_key, source_url,
+ * source_hash, origin; times are now). *inserted_out is false, and nothing
+ * is written, when v->user_id already has a video with v->source_hash. */
+int db_video_insert(struct db *db, const struct db_video *v, bool *inserted_out);
+/* ENOTFOUND when absent; *out owned (db_video_clear). */
+int db_video_get(struct db *db, const char *video_id, struct db_video *out);
+int db_video_by_source(struct db *db, const char *user_id, const char *source_hash, struct db_video *out);
+/* user_id's videos strictly before the keyset position (before_ms,
+ * before_id) in (created_ms DESC, video_id DESC) order, at most limit;
+ * INT64_MAX and "" for the first page. fn sees each row (borrowed); a
+ * non-zero return stops and is returned. */
+int db_video_list(struct db *db, const char *user_id, int64_t before_ms, const char *before_id, int limit,
+                  int (*fn)(void *arg, const struct db_video *v), void *arg);
+/* How many of user_id's videos are processing, ready, failed (indexed by
+ * enum db_video_status). */
+int db_video_counts(struct db *db, const char *user_id, int64_t counts_out[3]);
+/* Sets status, metadata and error only if the row still has
+ * expected_status and expected_metadata (compare and set). ECONFLICT when
+ * it changed meanwhile, ENOTFOUND when absent. */
+int db_video_set_status(struct db *db, const char *video_id, const char *status, const char *metadata,
+                        const char *error, const char *expected_status, const char *expected_metadata);
+/* Marks the video ready with its stored object. ENOTFOUND when the row is
+ * gone (deleted meanwhile). title NULL keeps the title. */
+int db_video_set_ready(struct db *db, const char *video_id, const char *s3_key, const char *content_type,
+                       int64_t size, const char *metadata, const char *title);
+/* processing -> failed with error. ENOTFOUND when not processing. */
+int db_video_set_failed(struct db *db, const char *video_id, const char *error);
+/* failed -> processing. ECONFLICT when not failed (someone else retried). */
+int db_video_retry(struct db *db, const char *video_id);
+int db_video_set_source(struct db *db, const char *video_id, const char *source_url, const char *source_hash);
+/* Sets the poster if the video object is still s3_key. ENOTFOUND otherwise. */
+int db_video_set_poster(struct db *db, const char *video_id, const char *poster_key, const char *s3_key);
+/* Import progress while processing; bytes_total -1 when unknown. */
+int db_video_set_progress(struct db *db, const char *video_id, int64_t bytes_received, int64_t bytes_total);
+int db_video_set_key(struct db *db, const char *video_id, const char *secret_key);
+/* ENOTFOUND when absent. */
+int db_video_delete(struct db *db, const char *video_id);
+
 extern const struct db_ops db_sqlite_ops;
+extern const struct db_ops db_pg_ops;
 
 #endif

@@ -143,12 +143,13 @@ int probe_stored(struct store *st, const char *bucket, const char *key, struct p
     src.size = info.size;
     buffer = av_malloc(PROBE_IO_BUFFER);
     io = buffer ? avio_alloc_context(buffer, PROBE_IO_BUFFER, 0, &src, read_packet, NULL, seek) : NULL;
+    if (io)
+        buffer = NULL; /* the AVIOContext owns it now */
     fmt = io ? avformat_alloc_context() : NULL;
     if (!fmt) {
         rc = SILO_ENOMEM;
         goto fail;
     }
-    buffer = NULL; /* the AVIOContext owns it now */
     fmt->pb = io;
     fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     av_dict_set_int(&opts, "probesize", PROBE_ANALYZE_BYTES, 0);

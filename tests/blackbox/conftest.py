@@ -3,18 +3,40 @@
 Each test that asks for the `silo` fixture gets a fresh instance with its
 own temporary data directory; `silo_module` shares one per test module.
 The binary is $SILO_BIN (scripts/test.sh points it at the ASan build).
+With $SILO_TEST_DB set to a PostgreSQL URL, every data directory gets a
+database of its own on that server (created on first use, named after
+the directory), passed to silo as --db, instead of SQLite in the directory.
 """
+import hashlib
 import os
 import signal
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 import pytest
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, os.environ.get("SILO_BIN", "build/silo"))
+
+
+def database_args(data_dir):
+    """["--db", URL] for data_dir when $SILO_TEST_DB is set, else []."""
+    server = os.environ.get("SILO_TEST_DB")
+    if not server:
+        return []
+    url = urllib.parse.urlsplit(server)
+    name = "silo_" + hashlib.sha1(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+    admin = url._replace(path="/postgres").geturl()
+    exists = subprocess.run(["psql", "-X", "-qtA", "-d", admin, "-c",
+                             f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    if exists.stdout.strip() != "1":
+        subprocess.run(["psql", "-X", "-q", "-d", admin, "-c", f'CREATE DATABASE "{name}"'],
+                       capture_output=True, text=True, timeout=60, check=True)
+    return ["--db", url._replace(path="/" + name).geturl()]
 
 
 class Silo:
@@ -29,8 +51,9 @@ class Silo:
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
         self.env.update(env or {})
         self.log_path = data_dir.rstrip("/") + ".log"
+        self.db_args = database_args(data_dir)
         self.args = [BIN, "serve", "--listen", "127.0.0.1:0", "--s3-listen", "127.0.0.1:0",
-                     "--data", data_dir, *extra_args]
+                     "--data", data_dir, *self.db_args, *extra_args]
         self.proc = None
 
     def start(self, timeout=30):
@@ -76,8 +99,8 @@ class Silo:
 
     def cli(self, *args, check=True):
         """Runs `silo ARGS --data DIR` and returns stdout."""
-        out = subprocess.run([BIN, *args, "--data", self.data_dir], capture_output=True, text=True,
-                             env=self.env, timeout=60)
+        out = subprocess.run([BIN, *args, "--data", self.data_dir, *self.db_args], capture_output=True,
+                             text=True, env=self.env, timeout=60)
         if check and out.returncode != 0:
             raise AssertionError(f"silo {' '.join(args)} failed: {out.stderr}")
         return out

@@ -63,6 +63,8 @@ static const char *const known_env[] = {
     "SILO_RECORDINGS_RETENTION_DAYS",
     "SILO_S3_CORS_ORIGINS",
     "SILO_S3_MULTIPART_EXPIRY",
+    "SILO_WORKERS",
+    "SILO_JOB_LEASE",
     "SILO_CONFIG",
 };
 

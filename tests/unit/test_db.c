@@ -421,6 +421,37 @@ static void list_utf8_byte_order(void **state)
                 (const char *[]){"\xc3\xa9t\xc3\xa9", "\xc3\xbc", "\xe6\x97\xa5\xe6\x9c\xac", NULL});
 }
 
+/* Prefixes and `after` keys that are not UTF-8 themselves (a code point cut
+ * in half, a byte no UTF-8 string has) still select the right UTF-8 keys:
+ * PostgreSQL is never handed the bounds as they are. */
+static void list_bounds_not_utf8(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    struct db *db = fx->db;
+    static const char *const keys[] = {
+        "\xc3\x80",         /* U+00C0 */
+        "\xc3\xbf",         /* U+00FF */
+        "\xc4\x80",         /* U+0100 */
+        "\xed\x9f\xbf",     /* U+D7FF, the last before the surrogates */
+        "\xee\x80\x80",     /* U+E000, the first after */
+        "\xf0\x90\x80\x80", /* U+10000 */
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        put_object(db, fx->bucket, keys[i], "alice", 1);
+    expect_list(db, fx->bucket, NULL, "\xc3", "\xc3\x80", 100, (const char *[]){"\xc3\xbf", NULL});
+    expect_list(db, fx->bucket, "alice", NULL, "\xc3", 3,
+                (const char *[]){"\xc3\x80", "\xc3\xbf", "\xc4\x80", NULL});
+    expect_list(db, fx->bucket, NULL, "\xed", NULL, 100, (const char *[]){"\xed\x9f\xbf", NULL});
+    expect_list(db, fx->bucket, NULL, "\xed\x9f\xbf", NULL, 100, (const char *[]){"\xed\x9f\xbf", NULL});
+    expect_list(db, fx->bucket, NULL, "\xed\x9f", "\xed\x9f\xbf", 100, (const char *[]){NULL});
+    expect_list(db, fx->bucket, NULL, "\xf0\x90", NULL, 100, (const char *[]){"\xf0\x90\x80\x80", NULL});
+    expect_list(db, fx->bucket, NULL, "\xf0\x90\x80\x80\xc0", NULL, 100, (const char *[]){NULL});
+    expect_list(db, fx->bucket, NULL, "\xf5", NULL, 100, (const char *[]){NULL});
+    expect_list(db, fx->bucket, NULL, NULL, "\xf4\x90", 100, (const char *[]){NULL});
+    expect_list(db, fx->bucket, NULL, NULL, "\xee\x80", 100,
+                (const char *[]){"\xee\x80\x80", "\xf0\x90\x80\x80", NULL});
+}
+
 /* SQLite only: keys holding bytes that are never UTF-8 (0xFF), and prefixes
  * ending in 0xFF, whose upper bound must drop the 0xFF bytes first. */
 static void list_prefix_ending_in_0xff(void **state)
@@ -1036,6 +1067,7 @@ int main(void)
         DB_TEST(list_by_owner_and_all),
         DB_TEST(list_utf8_byte_order),
         DB_TEST(list_prefix_ending_in_0xff),
+        DB_TEST(list_bounds_not_utf8),
         DB_TEST(keyset_pagination),
         DB_TEST(users_by_email),
         DB_TEST(api_keys),

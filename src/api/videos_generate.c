@@ -1,0 +1,395 @@
+/* videos_generate.c: seed 004's video generation.
+ *
+ *   POST /api/auth/create-video/generate-video   (Bearer)  the seed's form -> the generator
+ *   POST /api/auth/create-video/callback         (signed)  the generator reports a finished video
+ *
+ * generate-video validates the form, creates the video's row (status
+ * processing, so it shows in the gallery at once) and calls the webhook
+ * of the setting video-webhook-url with the form, the user and video ids
+ * and the callback URL, as JSON. The call is synchronous, as the seed's
+ * contract is ("calls the webhook and waits for the response"): each try
+ * is bounded by video-webhook-timeout, and a try that fails in a way that
+ * may pass (no connection, timeout, HTTP 429 or 5xx) is repeated, up to
+ * WEBHOOK_ATTEMPTS tries with WEBHOOK_BACKOFF_MS doubling in between. When
+ * every try fails the row is removed again and the caller gets 502/504.
+ *
+ * The generator answers either with the video's URL ({"videoUrl": ...},
+ * also "video_url", "url" or the same inside "data"): the seed's "ready"
+ * answer, and silo imports the URL as a job (video_import); or with
+ * anything else 2xx: the seed's "processing" answer with estimatedTime
+ * (the generator's, else 15 minutes). A generator that answers
+ * "processing" later POSTs {"videoId", "videoUrl"} (or {"videoId",
+ * "status": "failed", "error"}) to the callback route, which enqueues the
+ * import.
+ *
+ * Signatures, both ways: X-Silo-Timestamp is unix seconds and
+ * X-Silo-Signature is "sha256=" and the hex HMAC-SHA256, keyed with the
+ * setting video-webhook-secret, of "{timestamp}.{body}". A callback must
+ * carry a valid one, at most SIGNATURE_TOLERANCE seconds old or new.
+ *
+ * The webhook URL is the operator's setting, not a caller's, so it is not
+ * subject to the outbound guard; the video URLs the generator reports are
+ * (the import applies it). */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api/objects.h"
+#include "api/videos_int.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "util/encoding.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define WEBHOOK_ATTEMPTS 3
+#define WEBHOOK_BACKOFF_MS 500
+#define WEBHOOK_RESPONSE_MAX (64 << 10)
+#define FIELD_MAX 4000 /* characters of one form field */
+#define SIGNATURE_TOLERANCE 300
+#define DEFAULT_ESTIMATE_MINUTES 15
+
+/* The seed's form: required fields first. */
+static const char *const form_fields[] = {"hook",         "body",           "conclusion", "email",
+                                          "company_name", "social_handles", "license",    "avatar"};
+#define REQUIRED_FIELDS 4
+
+/* Writes "sha256=<hex>" of HMAC(secret, "{timestamp}.{body}") to out. */
+static void sign(const char *secret, const char *timestamp, const char *body, size_t body_len, char out[80])
+{
+    struct buf msg;
+    unsigned char mac[SHA256_LEN];
+    char hex[2 * SHA256_LEN + 1];
+    buf_init(&msg, strlen(timestamp) + 1 + body_len + 1);
+    buf_append_str(&msg, timestamp);
+    buf_append(&msg, ".", 1);
+    buf_append(&msg, body, body_len);
+    crypto_hmac_sha256(secret, strlen(secret), msg.data, msg.len, mac);
+    buf_free(&msg);
+    hex_encode(mac, SHA256_LEN, hex);
+    snprintf(out, 80, "sha256=%s", hex);
+}
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct buf *b = arg;
+    return buf_append(b, data, size * nmemb) ? 0 : size * nmemb;
+}
+
+/* One POST of body to the webhook. *status_out gets the HTTP status (0
+ * when there was no answer), response the body (bounded). */
+static CURLcode post_once(struct app *app, const char *body, long *status_out, struct buf *response)
+{
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    char line[160], timestamp[24], signature[80];
+    if (!curl)
+        return CURLE_OUT_OF_MEMORY;
+    snprintf(timestamp, sizeof timestamp, "%lld", (long long)time_now());
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Expect:");
+    snprintf(line, sizeof line, "X-Silo-Timestamp: %s", timestamp);
+    headers = curl_slist_append(headers, line);
+    if (*app->cfg.video_webhook_secret) {
+        sign(app->cfg.video_webhook_secret, timestamp, body, strlen(body), signature);
+        snprintf(line, sizeof line, "X-Silo-Signature: %s", signature);
+        headers = curl_slist_append(headers, line);
+    }
+    buf_reset(response);
+    curl_easy_setopt(curl, CURLOPT_URL, app->cfg.video_webhook_url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)app->cfg.video_webhook_timeout);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "silo-video-webhook");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
+    CURLcode code = curl_easy_perform(curl);
+    *status_out = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status_out);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return code;
+}
+
+/* Calls the webhook with bounded retries. 0 with the 2xx answer in
+ * response; otherwise the status to answer and a message. */
+static int call_webhook(struct app *app, const char *body, struct buf *response, int *status_out,
+                        char *message, size_t message_size)
+{
+    for (int attempt = 1;; attempt++) {
+        long status = 0;
+        CURLcode code = post_once(app, body, &status, response);
+        if (code == CURLE_OK && status >= 200 && status <= 299)
+            return 0;
+        bool transient = code != CURLE_OK || status == 429 || status >= 500;
+        if (code == CURLE_OPERATION_TIMEDOUT) {
+            *status_out = 504;
+            snprintf(message, message_size,
+                     "the video generator did not answer within %lld seconds (%d tries)",
+                     (long long)app->cfg.video_webhook_timeout, attempt);
+        } else if (code != CURLE_OK) {
+            *status_out = 502;
+            snprintf(message, message_size, "cannot reach the video generator: %s (%d tries)",
+                     curl_easy_strerror(code), attempt);
+        } else {
+            *status_out = 502;
+            snprintf(message, message_size, "the video generator answered HTTP %ld (%d tries)", status,
+                     attempt);
+        }
+        log_warn("videos: webhook try %d: %s", attempt, message);
+        if (!transient || attempt == WEBHOOK_ATTEMPTS)
+            return SILO_EREMOTE;
+        usleep((useconds_t)(WEBHOOK_BACKOFF_MS << (attempt - 1)) * 1000);
+    }
+}
+
+/* The video URL in a generator's answer, or NULL (borrowed from doc). */
+static const char *answered_url(json_t *doc)
+{
+    static const char *const names[] = {"videoUrl", "video_url", "url"};
+    json_t *places[] = {doc, json_object_get(doc, "data")};
+    for (size_t p = 0; p < 2; p++)
+        for (size_t i = 0; i < 3; i++) {
+            const char *s = json_string_value(json_object_get(places[p], names[i]));
+            if (s && *s)
+                return s;
+        }
+    return NULL;
+}
+
+static int answered_estimate(json_t *doc)
+{
+    json_t *places[] = {doc, json_object_get(doc, "data")};
+    for (size_t p = 0; p < 2; p++) {
+        json_t *v = json_object_get(places[p], "estimatedTime");
+        if (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) < 100000)
+            return (int)json_number_value(v);
+    }
+    return DEFAULT_ESTIMATE_MINUTES;
+}
+
+/* Records the generator's URL on the video and enqueues its import. A
+ * user who already has a video from that URL keeps it; this one is then
+ * imported anyway, without the dedup key. */
+static int accept_url(struct app *app, const char *video_id, const char *url)
+{
+    char hash[65];
+    videos_source_hash(url, hash);
+    int rc = db_video_set_source(app->db, video_id, url, hash);
+    if (rc && rc != SILO_ENOTFOUND)
+        rc = db_video_set_source(app->db, video_id, url, NULL);
+    return rc ? rc : videos_enqueue_import(app, video_id, hash);
+}
+
+int videos_generate(struct http_request *req)
+{
+    struct app *app = req->app;
+    struct principal who;
+    json_t *doc = NULL, *payload = NULL, *answer = NULL;
+    struct buf response;
+    char *text = NULL;
+    bool row = false;
+    char video_id[VIDEO_ID_MAX], secret[2 * VIDEO_SECRET_BYTES + 1], when[25];
+    int rc = 0;
+
+    buf_init(&response, WEBHOOK_RESPONSE_MAX);
+    if (videos_authenticate(req, &who) || videos_json_body(req, &doc))
+        goto done;
+    char missing[256] = "";
+    for (size_t i = 0; i < sizeof form_fields / sizeof form_fields[0]; i++) {
+        json_t *v = json_object_get(doc, form_fields[i]);
+        if (v && !json_is_string(v)) {
+            videos_fail(req, 400, "field '%s' must be a string", form_fields[i]);
+            goto done;
+        }
+        if (v && json_string_length(v) > FIELD_MAX) {
+            videos_fail(req, 400, "field '%s' is longer than %d characters", form_fields[i], FIELD_MAX);
+            goto done;
+        }
+        if (i < REQUIRED_FIELDS && (!v || !*json_string_value(v)))
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
+                     *missing ? ", " : "", form_fields[i]);
+    }
+    if (*missing) {
+        videos_fail(req, 400, "missing required fields: %s", missing);
+        goto done;
+    }
+    const char *user_id = videos_user_for_email(req, &who, json_string_value(json_object_get(doc, "email")));
+    if (!user_id)
+        goto done;
+    if (!*app->cfg.video_webhook_url) {
+        videos_fail(req, 503,
+                    "video generation is not configured on this server (setting video-webhook-url)");
+        goto done;
+    }
+
+    /* The row first, so the generator can be given the video's id. */
+    char *title =
+        videos_clip_text(req->arena, json_string_value(json_object_get(doc, "hook")), VIDEO_TITLE_MAX);
+    if (!title) {
+        rc = SILO_ENOMEM;
+        goto done;
+    }
+    struct db_video v = {.video_id = video_id,
+                         .user_id = (char *)user_id,
+                         .title = title,
+                         .status = "processing",
+                         .secret_key = secret,
+                         .origin = "generate"};
+    if ((rc = videos_new_id(video_id)) || (rc = videos_new_secret(secret)) ||
+        (rc = db_video_insert(app->db, &v, &row)))
+        goto done;
+    payload = json_object();
+    for (size_t i = 0; i < sizeof form_fields / sizeof form_fields[0]; i++) {
+        json_t *given = json_object_get(doc, form_fields[i]);
+        json_object_set_new(payload, form_fields[i], json_string(given ? json_string_value(given) : ""));
+    }
+    char *callback = NULL;
+    if (asprintf(&callback, "%s/api/auth/create-video/callback", app->api_url) < 0)
+        callback = NULL;
+    json_object_set_new(payload, "userId", json_string(user_id));
+    json_object_set_new(payload, "videoId", json_string(video_id));
+    json_object_set_new(payload, "callbackUrl", callback ? json_string(callback) : json_null());
+    free(callback);
+    text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text) {
+        rc = SILO_ENOMEM;
+        goto done;
+    }
+    int status = 502;
+    char message[512];
+    if (call_webhook(app, text, &response, &status, message, sizeof message)) {
+        db_video_delete(app->db, video_id);
+        row = false;
+        videos_fail(req, status, "%s", message);
+        goto done;
+    }
+    answer = json_loadb(buf_str(&response), response.len, 0, NULL);
+    const char *url = answer ? answered_url(answer) : NULL;
+    videos_format_ms(time_now_ms(), when);
+    if (url) {
+        if (strlen(url) > VIDEO_URL_MAX || outbound_check_url(url)) {
+            db_video_set_status(app->db, video_id, "failed", "{}",
+                                "the generator answered an invalid video URL", "processing", "{}");
+            videos_fail(req, 502, "the video generator answered an invalid videoUrl");
+            goto done;
+        }
+        rc = accept_url(app, video_id, url);
+        if (rc)
+            goto done;
+        videos_ok(req, 200, "Video generated successfully",
+                  json_pack("{s:s, s:s, s:s, s:s}", "videoUrl", url, "status", "ready", "timestamp", when,
+                            "videoId", video_id));
+    } else {
+        int minutes = answered_estimate(answer);
+        char note[160];
+        snprintf(note, sizeof note, "Your video is being generated. This process typically takes %d minutes.",
+                 minutes);
+        videos_ok(req, 200, "Video generation request submitted successfully",
+                  json_pack("{s:s, s:i, s:s, s:s, s:s}", "status", "processing", "estimatedTime", minutes,
+                            "timestamp", when, "message", note, "videoId", video_id));
+    }
+    row = false; /* kept */
+
+done:
+    if (row)
+        db_video_delete(app->db, video_id);
+    json_decref(doc);
+    json_decref(payload);
+    json_decref(answer);
+    buf_free(&response);
+    free(text);
+    return rc;
+}
+
+/* ---- POST /api/auth/create-video/callback ---- */
+
+static bool signature_valid(struct http_request *req, const char *secret)
+{
+    const char *timestamp = http_header(req, "X-Silo-Timestamp");
+    const char *given = http_header(req, "X-Silo-Signature");
+    if (!timestamp || !given)
+        return false;
+    char *end;
+    long long t = strtoll(timestamp, &end, 10);
+    if (end == timestamp || *end || llabs((long long)time_now() - t) > SIGNATURE_TOLERANCE)
+        return false;
+    char expected[80];
+    sign(secret, timestamp, buf_str(&req->body), req->body.len, expected);
+    return strlen(given) == strlen(expected) && crypto_equal(given, expected, strlen(expected));
+}
+
+int videos_callback(struct http_request *req)
+{
+    struct app *app = req->app;
+    json_t *doc = NULL;
+    struct db_video v = {0};
+    int rc = 0;
+    if (!*app->cfg.video_webhook_secret) {
+        videos_fail(req, 503, "callbacks are refused: no video-webhook-secret is configured to check them");
+        return 0;
+    }
+    if (!signature_valid(req, app->cfg.video_webhook_secret)) {
+        videos_fail(req, 401, "missing, stale or wrong X-Silo-Signature");
+        return 0;
+    }
+    if (videos_json_body(req, &doc))
+        return 0;
+    const char *video_id = json_string_value(json_object_get(doc, "videoId"));
+    const char *url = answered_url(doc);
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!video_id || !videos_id_valid(video_id)) {
+        videos_fail(req, 400, "field 'videoId' is required");
+        goto done;
+    }
+    rc = db_video_get(app->db, video_id, &v);
+    if (rc == SILO_ENOTFOUND) {
+        videos_fail(req, 404, "no video %s", video_id);
+        rc = 0;
+        goto done;
+    }
+    if (rc)
+        goto done;
+    if (status && strcmp(status, "failed") == 0 && !url) {
+        const char *error = json_string_value(json_object_get(doc, "error"));
+        error = error && *error ? videos_clip_text(req->arena, error, VIDEO_ERROR_MAX) : NULL;
+        db_video_set_failed(app->db, video_id, error ? error : "the video generator reported a failure");
+        videos_ok(req, 200, "Video marked failed",
+                  json_pack("{s:s, s:s}", "videoId", video_id, "status", "failed"));
+        goto done;
+    }
+    if (!url || strlen(url) > VIDEO_URL_MAX || outbound_check_url(url)) {
+        videos_fail(req, 400, "field 'videoUrl' must be an http or https URL");
+        goto done;
+    }
+    if (strcmp(v.status, "ready") == 0) {
+        bool same = v.source_url && strcmp(v.source_url, url) == 0;
+        if (same)
+            videos_ok(req, 200, "Video already stored",
+                      json_pack("{s:s, s:s}", "videoId", video_id, "status", "ready"));
+        else
+            videos_fail(req, 409, "video %s is already stored from another URL", video_id);
+        goto done;
+    }
+    if (strcmp(v.status, "failed") == 0 && db_video_retry(app->db, video_id) != 0) {
+        videos_fail(req, 409, "video %s is being retried already", video_id);
+        goto done;
+    }
+    rc = accept_url(app, video_id, url);
+    if (rc)
+        goto done;
+    videos_ok(req, 202, "Video import queued",
+              json_pack("{s:s, s:s, s:s}", "videoId", video_id, "status", "processing", "videoUrl", url));
+
+done:
+    db_video_clear(&v);
+    json_decref(doc);
+    return rc;
+}
