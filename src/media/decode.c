@@ -10,7 +10,6 @@
  * channel layout differs (a chained Ogg stream can change them). */
 #include "media/decode.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +20,14 @@
 #include <libavutil/channel_layout.h>
 #include <libswresample/swresample.h>
 
+#include "media/storeio.h"
 #include "util/error.h"
 #include "util/log.h"
-
-struct source {
-    struct store *st;
-    const char *bucket;
-    const char *key;
-    uint64_t size;
-    uint64_t pos;
-    struct store_reader *reader; /* positioned at pos, or NULL */
-    int error;                   /* first store error */
-};
 
 enum stage { READING, FLUSHING_DECODER, FLUSHING_RESAMPLER, FINISHED };
 
 struct decode {
-    struct source src;
+    struct storeio src;
     AVIOContext *io;
     AVFormatContext *fmt;
     AVCodecContext *codec;
@@ -57,77 +47,6 @@ struct decode {
     char format[32];
 };
 
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-
-static void ffmpeg_log(void *avcl, int level, const char *fmt, va_list ap)
-{
-    (void)avcl;
-    if (level > AV_LOG_WARNING || !log_debug_enabled())
-        return;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    log_debug("ffmpeg: %s", line);
-}
-
-static void route_ffmpeg_log(void) { av_log_set_callback(ffmpeg_log); }
-
-/* ---- the store as an AVIOContext ---- */
-
-static int read_packet(void *opaque, uint8_t *buf, int cap)
-{
-    struct source *src = opaque;
-    if (src->pos >= src->size)
-        return AVERROR_EOF;
-    if (!src->reader) {
-        struct store_range range = {.kind = STORE_RANGE_FROM, .first = src->pos};
-        int rc = store_get(src->st, src->bucket, src->key, &range, &src->reader);
-        if (rc) {
-            src->error = rc;
-            return AVERROR(EIO);
-        }
-    }
-    size_t n = 0;
-    int rc = store_reader_read(src->reader, buf, (size_t)cap, &n);
-    if (rc) {
-        src->error = rc;
-        return AVERROR(EIO);
-    }
-    if (n == 0)
-        return AVERROR_EOF;
-    src->pos += n;
-    return (int)n;
-}
-
-static int64_t seek(void *opaque, int64_t offset, int whence)
-{
-    struct source *src = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE:
-        return (int64_t)src->size;
-    case SEEK_SET:
-        target = offset;
-        break;
-    case SEEK_CUR:
-        target = (int64_t)src->pos + offset;
-        break;
-    case SEEK_END:
-        target = (int64_t)src->size + offset;
-        break;
-    default:
-        return AVERROR(EINVAL);
-    }
-    if (target < 0)
-        return AVERROR(EINVAL);
-    if ((uint64_t)target != src->pos) {
-        store_reader_close(src->reader);
-        src->reader = NULL;
-        src->pos = (uint64_t)target;
-    }
-    return target;
-}
-
 /* ---- opening ---- */
 
 void decode_close(struct decode *d)
@@ -143,7 +62,7 @@ void decode_close(struct decode *d)
     av_packet_free(&d->packet);
     av_frame_free(&d->frame);
     av_channel_layout_uninit(&d->in_layout);
-    store_reader_close(d->src.reader);
+    storeio_close(&d->src);
     free(d->pcm);
     free(d);
 }
@@ -157,11 +76,11 @@ int decode_open(struct store *st, const char *bucket, const char *key, int sampl
     int rc;
 
     *out = NULL;
-    pthread_once(&log_once, route_ffmpeg_log);
+    storeio_init_log();
     struct decode *d = calloc(1, sizeof *d);
     if (!d)
         return SILO_ENOMEM;
-    d->src = (struct source){.st = st, .bucket = bucket, .key = key};
+    d->src = (struct storeio){.st = st, .bucket = bucket, .key = key};
     d->rate = sample_rate;
     d->stream = -1;
     if ((rc = store_head(st, bucket, key, &info)))
@@ -171,7 +90,7 @@ int decode_open(struct store *st, const char *bucket, const char *key, int sampl
     d->packet = av_packet_alloc();
     d->frame = av_frame_alloc();
     buffer = av_malloc(DECODE_IO_BUFFER);
-    d->io = buffer ? avio_alloc_context(buffer, DECODE_IO_BUFFER, 0, &d->src, read_packet, NULL, seek) : NULL;
+    d->io = buffer ? avio_alloc_context(buffer, DECODE_IO_BUFFER, 0, &d->src, storeio_read_packet, NULL, storeio_seek) : NULL;
     if (!d->io) {
         av_free(buffer);
         goto fail;

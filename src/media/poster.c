@@ -9,7 +9,6 @@
  * because each needs a slightly different source. */
 #include "media/poster.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,88 +18,9 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
+#include "media/storeio.h"
 #include "util/error.h"
 #include "util/log.h"
-
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-
-/* FFmpeg's own lines go to the debug log, as probe.c routes them. */
-static void ffmpeg_log(void *avcl, int level, const char *fmt, va_list ap)
-{
-    (void)avcl;
-    if (level > AV_LOG_WARNING || !log_debug_enabled())
-        return;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    log_debug("ffmpeg: %s", line);
-}
-
-static void route_ffmpeg_log(void) { av_log_set_callback(ffmpeg_log); }
-
-struct source {
-    struct store *st;
-    const char *bucket;
-    const char *key;
-    uint64_t size;
-    uint64_t pos;
-    struct store_reader *reader; /* positioned at pos, or NULL */
-    int error;                   /* first store error */
-};
-
-static int read_packet(void *opaque, uint8_t *buf, int cap)
-{
-    struct source *src = opaque;
-    if (src->pos >= src->size)
-        return AVERROR_EOF;
-    if (!src->reader) {
-        struct store_range range = {.kind = STORE_RANGE_FROM, .first = src->pos};
-        int rc = store_get(src->st, src->bucket, src->key, &range, &src->reader);
-        if (rc) {
-            src->error = rc;
-            return AVERROR(EIO);
-        }
-    }
-    size_t n = 0;
-    int rc = store_reader_read(src->reader, buf, (size_t)cap, &n);
-    if (rc) {
-        src->error = rc;
-        return AVERROR(EIO);
-    }
-    if (n == 0)
-        return AVERROR_EOF;
-    src->pos += n;
-    return (int)n;
-}
-
-static int64_t seek(void *opaque, int64_t offset, int whence)
-{
-    struct source *src = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE:
-        return (int64_t)src->size;
-    case SEEK_SET:
-        target = offset;
-        break;
-    case SEEK_CUR:
-        target = (int64_t)src->pos + offset;
-        break;
-    case SEEK_END:
-        target = (int64_t)src->size + offset;
-        break;
-    default:
-        return AVERROR(EINVAL);
-    }
-    if (target < 0)
-        return AVERROR(EINVAL);
-    if ((uint64_t)target != src->pos) {
-        store_reader_close(src->reader);
-        src->reader = NULL;
-        src->pos = (uint64_t)target;
-    }
-    return target;
-}
 
 /* Decodes from the current position until a frame at or past target (in
  * the stream's time base) or, failing that, the last frame decoded. The
@@ -214,7 +134,7 @@ int poster_extract(struct store *st, const char *bucket, const char *key, double
                    unsigned char **jpeg_out, size_t *len_out, struct poster_info *info_out)
 {
     struct store_object_info info = {0};
-    struct source src = {.st = st, .bucket = bucket, .key = key};
+    struct storeio src = {.st = st, .bucket = bucket, .key = key};
     AVIOContext *io = NULL;
     AVFormatContext *fmt = NULL;
     AVCodecContext *dec = NULL;
@@ -225,12 +145,12 @@ int poster_extract(struct store *st, const char *bucket, const char *key, double
 
     *jpeg_out = NULL;
     *len_out = 0;
-    pthread_once(&log_once, route_ffmpeg_log);
+    storeio_init_log();
     if ((rc = store_head(st, bucket, key, &info)))
         goto fail;
     src.size = info.size;
     buffer = av_malloc(POSTER_IO_BUFFER);
-    io = buffer ? avio_alloc_context(buffer, POSTER_IO_BUFFER, 0, &src, read_packet, NULL, seek) : NULL;
+    io = buffer ? avio_alloc_context(buffer, POSTER_IO_BUFFER, 0, &src, storeio_read_packet, NULL, storeio_seek) : NULL;
     if (io)
         buffer = NULL; /* the AVIOContext owns it now */
     fmt = io ? avformat_alloc_context() : NULL;
@@ -314,7 +234,7 @@ fail:
         av_freep(&io->buffer);
     avio_context_free(&io);
     av_free(buffer);
-    store_reader_close(src.reader);
+    storeio_close(&src);
     store_object_info_clear(&info);
     return rc;
 }

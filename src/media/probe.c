@@ -1,13 +1,8 @@
-/* probe.c: libavformat over a store reader; see probe.h.
- *
- * struct source is the AVIOContext's opaque: the object's size, the
- * position FFmpeg believes it is at, and the open reader (NULL after a
- * seek, reopened lazily at the new position by the next read). FFmpeg's
- * own log lines go to silo's debug log, so a malformed upload never writes
- * free text to stderr. */
+/* probe.c: libavformat over a store reader (media/storeio.h); see
+ * probe.h. The container's own duration is used when it states one; when
+ * it has none, or only a bitrate guess, the packets are walked. */
 #include "media/probe.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,87 +10,9 @@
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
 
+#include "media/storeio.h"
 #include "util/error.h"
 #include "util/log.h"
-
-struct source {
-    struct store *st;
-    const char *bucket;
-    const char *key;
-    uint64_t size;
-    uint64_t pos;
-    struct store_reader *reader; /* positioned at pos, or NULL */
-    int error;                   /* first store error, reported by probe_stored */
-};
-
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-
-static void ffmpeg_log(void *avcl, int level, const char *fmt, va_list ap)
-{
-    (void)avcl;
-    if (level > AV_LOG_WARNING || !log_debug_enabled())
-        return;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    log_debug("ffmpeg: %s", line);
-}
-
-static void route_ffmpeg_log(void) { av_log_set_callback(ffmpeg_log); }
-
-static int read_packet(void *opaque, uint8_t *buf, int cap)
-{
-    struct source *src = opaque;
-    if (src->pos >= src->size)
-        return AVERROR_EOF;
-    if (!src->reader) {
-        struct store_range range = {.kind = STORE_RANGE_FROM, .first = src->pos};
-        int rc = store_get(src->st, src->bucket, src->key, &range, &src->reader);
-        if (rc) {
-            src->error = rc;
-            return AVERROR(EIO);
-        }
-    }
-    size_t n = 0;
-    int rc = store_reader_read(src->reader, buf, (size_t)cap, &n);
-    if (rc) {
-        src->error = rc;
-        return AVERROR(EIO);
-    }
-    if (n == 0)
-        return AVERROR_EOF;
-    src->pos += n;
-    return (int)n;
-}
-
-static int64_t seek(void *opaque, int64_t offset, int whence)
-{
-    struct source *src = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE:
-        return (int64_t)src->size;
-    case SEEK_SET:
-        target = offset;
-        break;
-    case SEEK_CUR:
-        target = (int64_t)src->pos + offset;
-        break;
-    case SEEK_END:
-        target = (int64_t)src->size + offset;
-        break;
-    default:
-        return AVERROR(EINVAL);
-    }
-    if (target < 0)
-        return AVERROR(EINVAL);
-    if ((uint64_t)target != src->pos) {
-        store_reader_close(src->reader);
-        src->reader = NULL;
-        src->pos = (uint64_t)target;
-    }
-    return target;
-}
 
 /* Walks every packet of stream index and returns its span in seconds, or
  * a negative number when no packet carries a timestamp. */
@@ -128,7 +45,7 @@ static double scan_duration(AVFormatContext *fmt, int index)
 int probe_stored(struct store *st, const char *bucket, const char *key, struct probe_info *out)
 {
     struct store_object_info info = {0};
-    struct source src = {.st = st, .bucket = bucket, .key = key};
+    struct storeio src = {.st = st, .bucket = bucket, .key = key};
     AVIOContext *io = NULL;
     AVFormatContext *fmt = NULL;
     AVDictionary *opts = NULL;
@@ -137,12 +54,12 @@ int probe_stored(struct store *st, const char *bucket, const char *key, struct p
 
     memset(out, 0, sizeof *out);
     out->duration = -1;
-    pthread_once(&log_once, route_ffmpeg_log);
+    storeio_init_log();
     if ((rc = store_head(st, bucket, key, &info)))
         goto fail;
     src.size = info.size;
     buffer = av_malloc(PROBE_IO_BUFFER);
-    io = buffer ? avio_alloc_context(buffer, PROBE_IO_BUFFER, 0, &src, read_packet, NULL, seek) : NULL;
+    io = buffer ? avio_alloc_context(buffer, PROBE_IO_BUFFER, 0, &src, storeio_read_packet, NULL, storeio_seek) : NULL;
     if (io)
         buffer = NULL; /* the AVIOContext owns it now */
     fmt = io ? avformat_alloc_context() : NULL;
@@ -197,7 +114,7 @@ fail:
         av_freep(&io->buffer);
     avio_context_free(&io);
     av_free(buffer);
-    store_reader_close(src.reader);
+    storeio_close(&src);
     store_object_info_clear(&info);
     return rc;
 }
