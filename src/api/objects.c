@@ -7,8 +7,11 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "util/encoding.h"
 #include "util/error.h"
 #include "util/timeutil.h"
+
+#define CURSOR_MAX 256 /* decoded cursor: "{ms}:{id}" */
 
 /* A folder is one or more segments of [A-Za-z0-9._-], none "." or "..". */
 bool objects_folder_valid(const char *s)
@@ -212,5 +215,33 @@ int objects_sweep_staging(struct app *app, uint64_t *deleted_out)
     } while (!rc && token);
     if (deleted_out)
         *deleted_out = deleted;
+    return rc;
+}
+
+int objects_cursor_encode(struct buf *out, int64_t created_ms, const char *id)
+{
+    char raw[CURSOR_MAX];
+    int n = snprintf(raw, sizeof raw, "%lld:%s", (long long)created_ms, id);
+    if (n < 0 || n >= (int)sizeof raw)
+        return SILO_ETOOBIG;
+    return base64_encode(out, (const unsigned char *)raw, (size_t)n, true);
+}
+
+int objects_cursor_decode(const char *cursor, int64_t *created_ms_out, char *id_out, size_t id_size)
+{
+    struct buf raw;
+    buf_init(&raw, CURSOR_MAX);
+    int rc = base64_decode(&raw, cursor, strlen(cursor));
+    const char *text = buf_str(&raw);
+    char *end = NULL;
+    long long ms = rc ? 0 : strtoll(text, &end, 10);
+    if (rc || end == text || *end != ':' || strlen(text) != raw.len || !objects_external_id_valid(end + 1) ||
+        strlen(end + 1) >= id_size) {
+        rc = SILO_EINVAL;
+    } else {
+        *created_ms_out = ms;
+        snprintf(id_out, id_size, "%s", end + 1);
+    }
+    buf_free(&raw);
     return rc;
 }

@@ -67,6 +67,13 @@ int objects_authorize(struct http_request *req, const struct principal *who, con
 int objects_record(struct app *app, const char *bucket, const struct store_object_info *info, const char *owner,
                    json_t *meta);
 
+/* Keyset cursors for "newest first" pages: base64url("{created_ms}:{id}")
+ * of a page's last row. encode appends the cursor to out; decode checks it
+ * (the id must pass objects_external_id_valid and fit id_size) and
+ * returns SILO_EINVAL for anything else. */
+int objects_cursor_encode(struct buf *out, int64_t created_ms, const char *id);
+int objects_cursor_decode(const char *cursor, int64_t *created_ms_out, char *id_out, size_t id_size);
+
 /* Deletes staging objects older than OBJECTS_STAGING_MAX_AGE from the
  * default bucket (what a crash between staging and moving leaves); returns
  * how many through *deleted_out (may be NULL). */

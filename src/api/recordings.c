@@ -54,7 +54,6 @@
 #define METADATA_READ_MAX (1 << 20) /* a session_metadata.json read back */
 #define LIST_DEFAULT 1000
 #define LIST_MAX 1000
-#define CURSOR_MAX 256
 #define TAGS_MAX 100
 #define TAG_MAX_BYTES 256
 #define DISPLAY_NAME_MAX 512
@@ -1275,25 +1274,6 @@ static int add_recording(void *arg, const struct db_recording *r)
     return 0;
 }
 
-/* A cursor is base64url("{created_ms}:{session_id}") of a page's last row. */
-static int decode_cursor(const char *cursor, int64_t *ms_out, char session_out[OBJECTS_NAME_MAX + 1])
-{
-    struct buf raw;
-    buf_init(&raw, CURSOR_MAX);
-    int rc = base64_decode(&raw, cursor, strlen(cursor));
-    const char *text = buf_str(&raw);
-    char *end = NULL;
-    long long ms = rc ? 0 : strtoll(text, &end, 10);
-    if (rc || end == text || *end != ':' || !objects_external_id_valid(end + 1) || strlen(text) != raw.len)
-        rc = SILO_EINVAL;
-    else {
-        *ms_out = ms;
-        snprintf(session_out, OBJECTS_NAME_MAX + 1, "%s", end + 1);
-    }
-    buf_free(&raw);
-    return rc;
-}
-
 static int list_recordings(struct http_request *req)
 {
     struct app *app = req->app;
@@ -1316,7 +1296,7 @@ static int list_recordings(struct http_request *req)
     }
     int64_t before_ms = INT64_MAX;
     char before_session[OBJECTS_NAME_MAX + 1] = "";
-    if (cursor && *cursor && decode_cursor(cursor, &before_ms, before_session)) {
+    if (cursor && *cursor && objects_cursor_decode(cursor, &before_ms, before_session, sizeof before_session)) {
         api_error(req, 400, "cursor is not valid: pass back the X-Next-Cursor of the previous page");
         return 0;
     }
@@ -1333,11 +1313,9 @@ static int list_recordings(struct http_request *req)
         return rc;
     }
     if (pg.more) {
-        char raw[CURSOR_MAX];
         struct buf next;
-        buf_init(&next, CURSOR_MAX * 2);
-        int n = snprintf(raw, sizeof raw, "%lld:%s", (long long)pg.last_ms, pg.last_session);
-        if (base64_encode(&next, (const unsigned char *)raw, (size_t)n, true) == 0)
+        buf_init(&next, 1024);
+        if (objects_cursor_encode(&next, pg.last_ms, pg.last_session) == 0)
             http_add_header(req, "X-Next-Cursor", buf_str(&next));
         buf_free(&next);
     }

@@ -49,7 +49,6 @@
 
 #define GALLERY_MAX 10000
 #define GALLERY_BODY_MAX (256 << 20) /* bytes of one gallery answer */
-#define CURSOR_MAX 256
 #define WAIT_POLL_MS 200
 #define WAIT_MAX_MS (10 * 60 * 1000) /* a download waiting for another import of its URL */
 
@@ -593,25 +592,6 @@ static int add_video(void *arg, const struct db_video *v)
     return 0;
 }
 
-/* A cursor is base64url("{created_ms}:{video_id}") of a page's last row. */
-static int decode_cursor(const char *cursor, int64_t *ms_out, char id_out[VIDEO_ID_MAX])
-{
-    struct buf raw;
-    buf_init(&raw, CURSOR_MAX);
-    int rc = base64_decode(&raw, cursor, strlen(cursor));
-    const char *text = buf_str(&raw);
-    char *end = NULL;
-    long long ms = rc ? 0 : strtoll(text, &end, 10);
-    if (rc || end == text || *end != ':' || !videos_id_valid(end + 1) || strlen(text) != raw.len)
-        rc = SILO_EINVAL;
-    else {
-        *ms_out = ms;
-        snprintf(id_out, VIDEO_ID_MAX, "%s", end + 1);
-    }
-    buf_free(&raw);
-    return rc;
-}
-
 static int gallery(struct http_request *req)
 {
     struct app *app = req->app;
@@ -633,7 +613,8 @@ static int gallery(struct http_request *req)
     }
     int64_t before_ms = INT64_MAX;
     char before_id[VIDEO_ID_MAX] = "";
-    if (cursor && *cursor && decode_cursor(cursor, &before_ms, before_id)) {
+    if (cursor && *cursor &&
+        (objects_cursor_decode(cursor, &before_ms, before_id, VIDEO_ID_MAX) || !videos_id_valid(before_id))) {
         videos_fail(req, 400, "cursor is not valid: pass back the nextCursor of the previous page");
         return 0;
     }
@@ -654,11 +635,9 @@ static int gallery(struct http_request *req)
     }
     json_t *next = json_null();
     if (g.more) {
-        char raw[CURSOR_MAX];
         struct buf encoded;
-        buf_init(&encoded, CURSOR_MAX * 2);
-        int n = snprintf(raw, sizeof raw, "%lld:%s", (long long)g.last_ms, g.last_id);
-        if (base64_encode(&encoded, (const unsigned char *)raw, (size_t)n, true) == 0)
+        buf_init(&encoded, 1024);
+        if (objects_cursor_encode(&encoded, g.last_ms, g.last_id) == 0)
             next = json_string(buf_str(&encoded));
         buf_free(&encoded);
     }

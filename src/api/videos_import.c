@@ -21,7 +21,9 @@
  * Jobs: "video_import" runs videos_import for a video the generator
  * reported (its row's source_url), retried with backoff when the failure
  * may pass (5xx), marked failed at once when it cannot (4xx) or after the
- * last attempt. "video_poster" decodes a frame (media/poster.h) and stores
+ * last attempt. A claim after the first (a retry, or a takeover from a
+ * worker that died) first removes what an earlier claim left under the
+ * video's prefix. "video_poster" decodes a frame (media/poster.h) and stores
  * it as videos/{user}/{video}/poster.jpg. */
 #include <curl/curl.h>
 #include <math.h>
@@ -510,6 +512,14 @@ static int import_job(struct jobs_task *task)
         db_video_clear(&v);
         return 0;
     }
+    /* A worker that died (or lost its lease) after its commit may have left
+     * the object of an earlier claim under the video's prefix, which holds
+     * nothing else while the video is processing: start from empty so that
+     * a taken-over import stores one object, not two. */
+    uint64_t leftovers = 0;
+    if (task->job->attempts > 1 && videos_delete_objects(app, v.user_id, v.video_id, &leftovers) == 0 && leftovers)
+        log_info("videos: removed %llu objects of an interrupted import of %s", (unsigned long long)leftovers,
+                 v.video_id);
     struct videos_import_error err;
     rc = videos_import(app, &v, v.source_url, NULL, task, &err);
     if (!rc) {
