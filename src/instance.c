@@ -2,6 +2,7 @@
 #include "instance.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,12 +93,50 @@ static int take(char **field, json_t *doc, const char *name, const char *overrid
     return *field ? 0 : SILO_ENOMEM;
 }
 
+/* With a shared database every instance must sign and check with the same
+ * secrets, so they come from the configuration only: a file per data
+ * directory would give each instance secrets of its own. */
+static int take_shared(const struct config *cfg, struct instance *inst)
+{
+    /* The fs store signs its presigned URLs with the endpoint's key pair. */
+    bool need_s3_keys = strcmp(cfg->s3_listen, "off") != 0 || strcmp(cfg->store_driver, "fs") == 0;
+    const struct {
+        const char *value, *setting, *env;
+        bool needed;
+        char **field;
+    } wanted[] = {
+        {cfg->jwt_secret, "jwt-secret", "SILO_JWT_SECRET", true, &inst->jwt_secret},
+        {cfg->s3_access_key, "s3-access-key", "SILO_S3_ACCESS_KEY", need_s3_keys, &inst->s3_access_key},
+        {cfg->s3_secret_key, "s3-secret-key", "SILO_S3_SECRET_KEY", need_s3_keys, &inst->s3_secret_key},
+    };
+    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+        if (!wanted[i].value || !*wanted[i].value) {
+            if (!wanted[i].needed)
+                continue;
+            log_error("setting '%s' (%s) is required with a database URL: every instance on the database "
+                      "must share it",
+                      wanted[i].setting, wanted[i].env);
+            return SILO_EINVAL;
+        }
+        *wanted[i].field = strdup(wanted[i].value);
+        if (!*wanted[i].field)
+            return SILO_ENOMEM;
+    }
+    return 0;
+}
+
 int instance_init(const struct config *cfg, struct instance *inst)
 {
     memset(inst, 0, sizeof *inst);
     int rc = instance_mkdirs(cfg->data_dir, 0700);
     if (rc) {
         log_error("cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
+        return rc;
+    }
+    if (cfg->database_url && *cfg->database_url) {
+        rc = take_shared(cfg, inst);
+        if (rc)
+            instance_clear(inst);
         return rc;
     }
     char path[4096];

@@ -703,6 +703,12 @@ static int delete_video(struct http_request *req)
     rc = db_video_delete(app->db, v.video_id);
     if (rc && rc != SILO_ENOTFOUND)
         goto done;
+    /* A job (the poster) may have stored a file between the first sweep and
+     * the row's deletion; anything it stores later it removes itself, as it
+     * finds the row gone. So one more sweep leaves nothing behind. */
+    uint64_t late = 0;
+    if (videos_delete_objects(app, v.user_id, v.video_id, &late) == 0)
+        deleted += late;
     rc = 0;
     videos_ok(req, 200, "Video deleted successfully",
               json_pack("{s:s, s:s, s:I}", "videoId", v.video_id, "userId", v.user_id, "deletedObjects",

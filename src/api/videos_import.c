@@ -517,7 +517,8 @@ static int import_job(struct jobs_task *task)
      * nothing else while the video is processing: start from empty so that
      * a taken-over import stores one object, not two. */
     uint64_t leftovers = 0;
-    if (task->job->attempts > 1 && videos_delete_objects(app, v.user_id, v.video_id, &leftovers) == 0 && leftovers)
+    if (task->job->attempts > 1 && videos_delete_objects(app, v.user_id, v.video_id, &leftovers) == 0 &&
+        leftovers)
         log_info("videos: removed %llu objects of an interrupted import of %s", (unsigned long long)leftovers,
                  v.video_id);
     struct videos_import_error err;

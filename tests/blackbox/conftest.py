@@ -5,7 +5,9 @@ own temporary data directory; `silo_module` shares one per test module.
 The binary is $SILO_BIN (scripts/test.sh points it at the ASan build).
 With $SILO_TEST_DB set to a PostgreSQL URL, every data directory gets a
 database of its own on that server (created on first use, named after
-the directory), passed to silo as --db, instead of SQLite in the directory.
+the directory), passed to silo as --db, instead of SQLite in the directory,
+with the secrets silo then requires (--jwt-secret, --s3-access-key,
+--s3-secret-key) derived from the directory's name.
 """
 import hashlib
 import os
@@ -23,7 +25,7 @@ BIN = os.path.join(ROOT, os.environ.get("SILO_BIN", "build/silo"))
 
 
 def database_args(data_dir):
-    """["--db", URL] for data_dir when $SILO_TEST_DB is set, else []."""
+    """["--db", URL, secrets...] for data_dir when $SILO_TEST_DB is set, else []."""
     server = os.environ.get("SILO_TEST_DB")
     if not server:
         return []
@@ -36,7 +38,9 @@ def database_args(data_dir):
     if exists.stdout.strip() != "1":
         subprocess.run(["psql", "-X", "-q", "-d", admin, "-c", f'CREATE DATABASE "{name}"'],
                        capture_output=True, text=True, timeout=60, check=True)
-    return ["--db", url._replace(path="/" + name).geturl()]
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return ["--db", url._replace(path="/" + name).geturl(), "--jwt-secret", digest,
+            "--s3-access-key", "SILO" + digest[:16].upper(), "--s3-secret-key", digest[16:56]]
 
 
 class Silo:
