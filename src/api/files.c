@@ -60,9 +60,7 @@ struct upload {
     const char *write_key;   /* where the bytes are going */
     bool have_file;
     uint64_t size;
-    struct buf sniff;
-    char sniffed[SNIFF_TYPE_MAX];
-    bool judged;
+    struct sniff_window sniff;
     char when[25];           /* upload_timestamp */
     int status;              /* set on the first failure */
     char message[512];
@@ -108,19 +106,17 @@ static size_t upload_meta(const struct upload *up, const char *content_type, str
 static int judge(struct http_request *req, struct upload *up)
 {
     struct app *app = req->app;
-    up->judged = true;
-    int rc = sniff_type(up->sniff.data ? up->sniff.data : "", up->sniff.len, up->sniffed);
-    buf_free(&up->sniff);
+    int rc = sniff_window_judge(&up->sniff);
     if (rc)
         return fail_upload(up, 500, "cannot determine the content type");
     char msg[400];
-    if (!sniff_type_allowed(up->sniffed, app->cfg.upload_types)) {
-        snprintf(msg, sizeof msg, "content type %s is not allowed", up->sniffed);
+    if (!sniff_type_allowed(up->sniff.type, app->cfg.upload_types)) {
+        snprintf(msg, sizeof msg, "content type %s is not allowed", up->sniff.type);
         return fail_upload(up, 415, msg);
     }
-    if (!sniff_type_consistent(up->declared_type, up->sniffed)) {
+    if (!sniff_type_consistent(up->declared_type, up->sniff.type)) {
         snprintf(msg, sizeof msg, "declared content type %s does not match the file's content (%s)",
-                 up->declared_type, up->sniffed);
+                 up->declared_type, up->sniff.type);
         return fail_upload(up, 415, msg);
     }
     return 0;
@@ -183,11 +179,11 @@ static int part_data(void *arg, const char *data, size_t n)
         fail_upload(up, 413, msg);
         return SILO_ETOOBIG;
     }
-    if (!up->judged) {
-        size_t take = SNIFF_BYTES - up->sniff.len < n ? SNIFF_BYTES - up->sniff.len : n;
-        if (buf_append(&up->sniff, data, take))
-            return SILO_ENOMEM;
-        if (up->sniff.len == SNIFF_BYTES && judge(req, up))
+    if (!up->sniff.judged) {
+        int full = sniff_window_feed(&up->sniff, data, n);
+        if (full < 0)
+            return full;
+        if (full && judge(req, up))
             return 0;
     }
     int rc = store_put_write(up->writer, data, n);
@@ -204,7 +200,7 @@ static int part_end(void *arg)
         return 0;
     if (up->in_file) {
         up->in_file = false;
-        if (!up->judged)
+        if (!up->sniff.judged)
             judge(req, up);
         return 0;
     }
@@ -235,7 +231,7 @@ static void upload_cleanup(struct http_request *req)
     store_put_abort(up->writer);
     multipart_free(up->mp);
     buf_free(&up->field);
-    buf_free(&up->sniff);
+    sniff_window_free(&up->sniff);
 }
 
 static int upload_headers(struct http_request *req)
@@ -244,7 +240,7 @@ static int upload_headers(struct http_request *req)
     if (!up)
         return SILO_ENOMEM;
     buf_init(&up->field, FIELD_MAX);
-    buf_init(&up->sniff, SNIFF_BYTES);
+    sniff_window_init(&up->sniff);
     req->handler_state = up;
     int rc = api_authenticate(req, &up->who);
     if (rc)
@@ -286,7 +282,7 @@ static int upload_complete(struct http_request *req)
     const char *key = final_key(req, up);
     const char *content_type = *up->declared_type && strcmp(up->declared_type, "application/octet-stream") != 0
                                    ? up->declared_type
-                                   : up->sniffed;
+                                   : up->sniff.type;
     struct store_object_info info = {0};
     int rc = store_put_commit(up->writer, &info);
     up->writer = NULL;

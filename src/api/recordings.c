@@ -513,9 +513,7 @@ struct save {
     struct buf field;
     struct staged audio, transcript;
     const char *audio_filename, *declared_type;
-    struct buf sniff;
-    char sniffed[SNIFF_TYPE_MAX];
-    bool judged;
+    struct sniff_window sniff;
     /* what the client said */
     const char *user_id, *session_id, *display_name, *notes;
     json_t *tags;     /* form field tags, or NULL */
@@ -600,16 +598,14 @@ static int save_part_begin(void *arg, const struct multipart_part *part)
 static int judge_audio(struct http_request *req, struct save *sv)
 {
     struct app *app = req->app;
-    sv->judged = true;
-    int rc = sniff_type(sv->sniff.data ? sv->sniff.data : "", sv->sniff.len, sv->sniffed);
-    buf_free(&sv->sniff);
+    int rc = sniff_window_judge(&sv->sniff);
     if (rc)
         return fail_save(sv, 500, "cannot determine the audio's content type");
-    if (!is_media_type(sv->sniffed) || !sniff_type_allowed(sv->sniffed, app->cfg.upload_types))
-        return fail_save(sv, 415, "the audio part holds %s, not audio", sv->sniffed);
-    if (!sniff_type_consistent(sv->declared_type, sv->sniffed))
+    if (!is_media_type(sv->sniff.type) || !sniff_type_allowed(sv->sniff.type, app->cfg.upload_types))
+        return fail_save(sv, 415, "the audio part holds %s, not audio", sv->sniff.type);
+    if (!sniff_type_consistent(sv->declared_type, sv->sniff.type))
         return fail_save(sv, 415, "declared content type %s does not match the audio's content (%s)",
-                         sv->declared_type, sv->sniffed);
+                         sv->declared_type, sv->sniff.type);
     return 0;
 }
 
@@ -632,11 +628,11 @@ static int save_part_data(void *arg, const char *data, size_t n)
                   sv->part == PART_AUDIO ? "audio" : "transcript", (long long)app->cfg.max_upload_bytes);
         return SILO_ETOOBIG;
     }
-    if (sv->part == PART_AUDIO && !sv->judged) {
-        size_t take = SNIFF_BYTES - sv->sniff.len < n ? SNIFF_BYTES - sv->sniff.len : n;
-        if (buf_append(&sv->sniff, data, take))
-            return SILO_ENOMEM;
-        if (sv->sniff.len == SNIFF_BYTES && judge_audio(req, sv))
+    if (sv->part == PART_AUDIO && !sv->sniff.judged) {
+        int full = sniff_window_feed(&sv->sniff, data, n);
+        if (full < 0)
+            return full;
+        if (full && judge_audio(req, sv))
             return 0;
     }
     int rc = store_put_write(s->writer, data, n);
@@ -746,7 +742,7 @@ static int save_part_end(void *arg)
     sv->part = PART_NONE;
     if (sv->status)
         return 0;
-    if (part == PART_AUDIO && !sv->judged && sv->audio.size > 0)
+    if (part == PART_AUDIO && !sv->sniff.judged && sv->audio.size > 0)
         judge_audio(req, sv);
     if (part != PART_FIELD)
         return 0;
@@ -769,7 +765,7 @@ static void save_cleanup(struct http_request *req)
     store_put_abort(sv->transcript.writer);
     multipart_free(sv->mp);
     buf_free(&sv->field);
-    buf_free(&sv->sniff);
+    sniff_window_free(&sv->sniff);
     json_decref(sv->tags);
     json_decref(sv->metadata);
     json_decref(sv->extra);
@@ -781,7 +777,7 @@ static int save_headers(struct http_request *req)
     if (!sv)
         return SILO_ENOMEM;
     buf_init(&sv->field, FIELD_MAX);
-    buf_init(&sv->sniff, SNIFF_BYTES);
+    sniff_window_init(&sv->sniff);
     sv->extra = json_object();
     req->handler_state = sv;
     if (!sv->extra)
@@ -1023,7 +1019,7 @@ static const char *audio_content_type(const struct save *sv)
     const char *d = sv->declared_type;
     return *d && strcasecmp(d, "application/octet-stream") != 0 && strcasecmp(d, "binary/octet-stream") != 0
                ? d
-               : sv->sniffed;
+               : sv->sniff.type;
 }
 
 /* Commits the staged parts as session p, then writes its metadata and its
@@ -1050,7 +1046,7 @@ static int commit_session(struct http_request *req, struct save *sv, struct sess
     if (rc)
         goto fail;
     const char *folder = session_prefix(req->arena, p->user_id, p->session_id);
-    audio_extension(sv->sniffed, sv->audio_filename, ext);
+    audio_extension(sv->sniff.type, sv->audio_filename, ext);
     const char *audio_key = arena_printf(req->arena, "%saudio.%s", folder, ext);
     const char *transcript_key = arena_printf(req->arena, "%s" TRANSCRIPT_NAME, folder);
     const char *metadata_key = arena_printf(req->arena, "%s" METADATA_NAME, folder);
@@ -1083,7 +1079,7 @@ static int commit_session(struct http_request *req, struct save *sv, struct sess
             p->duration = round(pi.duration * 1000) / 1000; /* milliseconds are plenty */
             duration_source = "measured";
         } else {
-            log_info("recordings: cannot measure the duration of %s (%s): %s", audio_key, sv->sniffed,
+            log_info("recordings: cannot measure the duration of %s (%s): %s", audio_key, sv->sniff.type,
                      prc ? silo_strerror(prc) : "no timestamps");
         }
     }

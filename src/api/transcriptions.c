@@ -110,9 +110,7 @@ struct upload {
     char uuid[37];
     uint64_t size;
     const char *filename, *declared_type;
-    struct buf sniff;
-    char sniffed[SNIFF_TYPE_MAX];
-    bool judged;
+    struct sniff_window sniff;
     /* the fields, as sent */
     const char *model, *language, *prompt, *response_format, *temperature, *upload_url, *output_bucket,
         *stored_output, *async, *callback_url;
@@ -152,12 +150,10 @@ static const char *const file_extensions[] = {"flac", "m4a", "mp3", "mp4",  "mpe
  * the last word when the job decodes them). */
 static int judge(struct upload *up)
 {
-    up->judged = true;
-    int rc = sniff_type(up->sniff.data ? up->sniff.data : "", up->sniff.len, up->sniffed);
-    buf_free(&up->sniff);
+    int rc = sniff_window_judge(&up->sniff);
     if (rc)
         return fail_upload(up, 500, NULL, NULL, "cannot determine the file's type");
-    const char *t = up->sniffed;
+    const char *t = up->sniff.type;
     if (strncmp(t, "audio/", 6) == 0 || strncmp(t, "video/", 6) == 0 || strcmp(t, "application/ogg") == 0)
         return 0;
     if (strcmp(t, "application/octet-stream") == 0) {
@@ -227,11 +223,11 @@ static int part_data(void *arg, const char *data, size_t n)
                     (long long)app->cfg.transcription_max_size, (unsigned long long)up->size);
         return SILO_ETOOBIG;
     }
-    if (!up->judged) {
-        size_t take = SNIFF_BYTES - up->sniff.len < n ? SNIFF_BYTES - up->sniff.len : n;
-        if (buf_append(&up->sniff, data, take))
-            return SILO_ENOMEM;
-        if (up->sniff.len == SNIFF_BYTES && judge(up))
+    if (!up->sniff.judged) {
+        int full = sniff_window_feed(&up->sniff, data, n);
+        if (full < 0)
+            return full;
+        if (full && judge(up))
             return 0;
     }
     int rc = store_put_write(up->writer, data, n);
@@ -248,7 +244,7 @@ static int part_end(void *arg)
         return 0;
     if (up->in_file) {
         up->in_file = false;
-        if (!up->judged)
+        if (!up->sniff.judged)
             judge(up);
         return 0;
     }
@@ -300,7 +296,7 @@ static void upload_cleanup(struct http_request *req)
     store_put_abort(up->writer);
     multipart_free(up->mp);
     buf_free(&up->field);
-    buf_free(&up->sniff);
+    sniff_window_free(&up->sniff);
 }
 
 static int upload_headers(struct http_request *req, bool translate)
@@ -309,7 +305,7 @@ static int upload_headers(struct http_request *req, bool translate)
     if (!up)
         return SILO_ENOMEM;
     buf_init(&up->field, FIELD_MAX);
-    buf_init(&up->sniff, SNIFF_BYTES);
+    sniff_window_init(&up->sniff);
     up->translate = translate;
     req->handler_state = up;
     if (authenticate(req, &up->who))
@@ -512,7 +508,7 @@ static int plan(struct http_request *req, struct upload *up, json_t **payload_ou
         return SILO_ENOMEM;
     const char *content_type = *up->declared_type && strcasecmp(up->declared_type, "application/octet-stream")
                                    ? up->declared_type
-                                   : up->sniffed;
+                                   : up->sniff.type;
     json_t *granularities = json_array();
     if (segments && up->granularity_count)
         json_array_append_new(granularities, json_string("segment"));
@@ -626,7 +622,7 @@ static int upload_complete(struct http_request *req)
 
     if (!up->status && multipart_finish(up->mp))
         fail_upload(up, 400, NULL, NULL, "malformed or truncated multipart/form-data body");
-    if (!up->status && up->have_file && !up->judged)
+    if (!up->status && up->have_file && !up->sniff.judged)
         judge(up);
     int rc = up->status ? 0 : plan(req, up, &payload);
     if (rc && !up->status)

@@ -109,3 +109,31 @@ bool sniff_type_consistent(const char *declared, const char *sniffed)
         return strstr(sniffed, "ogg") || strstr(sniffed, "webm") || strstr(sniffed, "mp4");
     return is_text_like(declared) && is_text_like(sniffed);
 }
+
+void sniff_window_init(struct sniff_window *w)
+{
+    buf_init(&w->head, SNIFF_BYTES);
+    w->judged = false;
+    w->type[0] = '\0';
+}
+
+int sniff_window_feed(struct sniff_window *w, const void *data, size_t n)
+{
+    if (w->judged || w->head.len == SNIFF_BYTES)
+        return 0;
+    size_t missing = SNIFF_BYTES - w->head.len;
+    int rc = buf_append(&w->head, data, n < missing ? n : missing);
+    if (rc)
+        return rc;
+    return w->head.len == SNIFF_BYTES;
+}
+
+int sniff_window_judge(struct sniff_window *w)
+{
+    w->judged = true;
+    int rc = sniff_type(w->head.data ? w->head.data : "", w->head.len, w->type);
+    buf_free(&w->head);
+    return rc;
+}
+
+void sniff_window_free(struct sniff_window *w) { buf_free(&w->head); }

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/buf.h"
+
 #define SNIFF_BYTES (64 << 10)
 #define SNIFF_TYPE_MAX 128
 
@@ -30,5 +32,24 @@ bool sniff_type_allowed(const char *type, const char *allowlist);
  * executable, or a text type declared as a more specific text-like type
  * (application/json vs text/plain). */
 bool sniff_type_consistent(const char *declared, const char *sniffed);
+
+/* The first SNIFF_BYTES of a streamed upload, kept to be judged once: feed
+ * every slice as it passes to the store; when the window is full (or the
+ * part ends first) judge it, which names the type and frees the bytes. */
+struct sniff_window {
+    struct buf head;           /* the kept bytes, until judged */
+    bool judged;
+    char type[SNIFF_TYPE_MAX]; /* after sniff_window_judge */
+};
+
+void sniff_window_init(struct sniff_window *w);
+/* Keeps what is still missing of the window from data[0..n). Returns 1
+ * when the window has just become full (time to judge), 0 otherwise,
+ * SILO_ENOMEM when the bytes cannot be kept. */
+int sniff_window_feed(struct sniff_window *w, const void *data, size_t n);
+/* Names the type of the kept bytes into w->type, marks the window judged
+ * and frees the bytes. */
+int sniff_window_judge(struct sniff_window *w);
+void sniff_window_free(struct sniff_window *w);
 
 #endif
