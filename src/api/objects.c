@@ -245,3 +245,31 @@ int objects_cursor_decode(const char *cursor, int64_t *created_ms_out, char *id_
     buf_free(&raw);
     return rc;
 }
+
+int objects_delete_prefix(struct app *app, const char *prefix, uint64_t *deleted_out)
+{
+    struct store *st = app_store(app, NULL);
+    const char *bucket = store_default_bucket(st);
+    uint64_t deleted = 0;
+    char *token = NULL;
+    int rc;
+    /* The index rows first: a row without its object would list a file
+     * that is gone, an object without its row is still found by its key. */
+    do {
+        struct store_list_options opt = {.prefix = prefix, .continuation = token};
+        struct store_list_result page = {0};
+        rc = store_list(st, bucket, &opt, &page);
+        free(token);
+        token = NULL;
+        for (size_t i = 0; !rc && i < page.count; i++)
+            db_object_delete(app->db, bucket, page.objects[i].key);
+        if (!rc && page.truncated && page.next_continuation)
+            token = strdup(page.next_continuation);
+        store_list_result_free(&page);
+    } while (!rc && token);
+    if (!rc)
+        rc = store_delete_prefix(st, bucket, prefix, &deleted);
+    if (deleted_out)
+        *deleted_out = deleted;
+    return rc;
+}

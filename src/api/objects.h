@@ -74,6 +74,11 @@ int objects_record(struct app *app, const char *bucket, const struct store_objec
 int objects_cursor_encode(struct buf *out, int64_t created_ms, const char *id);
 int objects_cursor_decode(const char *cursor, int64_t *created_ms_out, char *id_out, size_t id_size);
 
+/* Deletes every object of the default bucket whose key starts with prefix
+ * (non-empty), with their index rows; *deleted_out (may be NULL) gets how
+ * many objects went. */
+int objects_delete_prefix(struct app *app, const char *prefix, uint64_t *deleted_out);
+
 /* Deletes staging objects older than OBJECTS_STAGING_MAX_AGE from the
  * default bucket (what a crash between staging and moving leaves); returns
  * how many through *deleted_out (may be NULL). */

@@ -457,39 +457,16 @@ static json_t *recording_info(struct app *app, const struct db_recording *r, tim
 static int delete_session(struct app *app, const char *user_id, const char *session_id, uint64_t *objects_out,
                           bool *row_out)
 {
-    struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
     char prefix[STORE_KEY_MAX];
-    struct store_list_result page = {0};
-    char *token = NULL;
-    int rc;
-
     *objects_out = 0;
     *row_out = false;
     snprintf(prefix, sizeof prefix, RECORDINGS_ROOT "%s/%s/", user_id, session_id);
-    do {
-        struct store_list_options opt = {.prefix = prefix, .continuation = token};
-        rc = store_list(st, bucket, &opt, &page);
-        if (rc)
-            goto fail;
-        for (size_t i = 0; i < page.count; i++)
-            db_object_delete(app->db, bucket, page.objects[i].key);
-        free(token);
-        token = page.truncated && page.next_continuation ? strdup(page.next_continuation) : NULL;
-        store_list_result_free(&page);
-    } while (token);
-    rc = store_delete_prefix(st, bucket, prefix, objects_out);
+    int rc = objects_delete_prefix(app, prefix, objects_out);
     if (rc)
-        goto fail;
+        return rc;
     rc = db_recording_delete(app->db, user_id, session_id);
     *row_out = rc == 0;
-    if (rc == SILO_ENOTFOUND)
-        rc = 0;
-
-fail:
-    free(token);
-    store_list_result_free(&page);
-    return rc;
+    return rc == SILO_ENOTFOUND ? 0 : rc;
 }
 
 /* ---- POST /api/v1/save_recording_details ---- */

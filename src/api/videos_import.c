@@ -428,33 +428,9 @@ done:
 
 int videos_delete_objects(struct app *app, const char *user_id, const char *video_id, uint64_t *deleted_out)
 {
-    struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
     char prefix[STORE_KEY_MAX];
-    struct store_list_result page = {0};
-    char *token = NULL;
-    uint64_t deleted = 0;
-    int rc;
-
     snprintf(prefix, sizeof prefix, VIDEOS_ROOT "%s/%s/", user_id, video_id);
-    do {
-        struct store_list_options opt = {.prefix = prefix, .continuation = token};
-        rc = store_list(st, bucket, &opt, &page);
-        if (rc)
-            break;
-        for (size_t i = 0; i < page.count; i++)
-            db_object_delete(app->db, bucket, page.objects[i].key);
-        free(token);
-        token = page.truncated && page.next_continuation ? strdup(page.next_continuation) : NULL;
-        store_list_result_free(&page);
-    } while (token);
-    if (!rc)
-        rc = store_delete_prefix(st, bucket, prefix, &deleted);
-    free(token);
-    store_list_result_free(&page);
-    if (deleted_out)
-        *deleted_out = deleted;
-    return rc;
+    return objects_delete_prefix(app, prefix, deleted_out);
 }
 
 /* ---- jobs ---- */
