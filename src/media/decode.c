@@ -27,9 +27,7 @@
 enum stage { READING, FLUSHING_DECODER, FLUSHING_RESAMPLER, FINISHED };
 
 struct decode {
-    struct storeio src;
-    AVIOContext *io;
-    AVFormatContext *fmt;
+    struct storeio src; /* src.fmt is the input */
     AVCodecContext *codec;
     SwrContext *swr;
     AVPacket *packet;
@@ -55,10 +53,6 @@ void decode_close(struct decode *d)
         return;
     swr_free(&d->swr);
     avcodec_free_context(&d->codec);
-    avformat_close_input(&d->fmt);
-    if (d->io)
-        av_freep(&d->io->buffer);
-    avio_context_free(&d->io);
     av_packet_free(&d->packet);
     av_frame_free(&d->frame);
     av_channel_layout_uninit(&d->in_layout);
@@ -69,57 +63,32 @@ void decode_close(struct decode *d)
 
 int decode_open(struct store *st, const char *bucket, const char *key, int sample_rate, struct decode **out)
 {
-    struct store_object_info info = {0};
-    AVDictionary *opts = NULL;
-    unsigned char *buffer = NULL;
     const AVCodec *codec = NULL;
     int rc;
 
     *out = NULL;
-    storeio_init_log();
     struct decode *d = calloc(1, sizeof *d);
     if (!d)
         return SILO_ENOMEM;
-    d->src = (struct storeio){.st = st, .bucket = bucket, .key = key};
     d->rate = sample_rate;
     d->stream = -1;
-    if ((rc = store_head(st, bucket, key, &info)))
-        goto fail;
-    d->src.size = info.size;
-    rc = SILO_ENOMEM;
     d->packet = av_packet_alloc();
     d->frame = av_frame_alloc();
-    buffer = av_malloc(DECODE_IO_BUFFER);
-    d->io = buffer ? avio_alloc_context(buffer, DECODE_IO_BUFFER, 0, &d->src, storeio_read_packet, NULL, storeio_seek) : NULL;
-    if (!d->io) {
-        av_free(buffer);
+    rc = d->packet && d->frame ? storeio_open(&d->src, st, bucket, key, DECODE_IO_BUFFER, DECODE_PROBE_BYTES)
+                               : SILO_ENOMEM;
+    if (rc)
         goto fail;
-    }
-    d->fmt = avformat_alloc_context();
-    if (!d->packet || !d->frame || !d->fmt)
-        goto fail;
-    d->fmt->pb = d->io;
-    d->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    av_dict_set_int(&opts, "probesize", DECODE_PROBE_BYTES, 0);
-    if (avformat_open_input(&d->fmt, NULL, NULL, &opts) < 0) {
-        d->fmt = NULL; /* freed by avformat_open_input on failure */
-        rc = d->src.error ? d->src.error : SILO_EMEDIATYPE;
-        goto fail;
-    }
-    if (avformat_find_stream_info(d->fmt, NULL) < 0 && d->src.error) {
-        rc = d->src.error;
-        goto fail;
-    }
-    snprintf(d->format, sizeof d->format, "%s", d->fmt->iformat->name);
-    d->stream = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
+    snprintf(d->format, sizeof d->format, "%s", d->src.fmt->iformat->name);
+    d->stream = av_find_best_stream(d->src.fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
     if (d->stream < 0 || !codec) {
         rc = SILO_EMEDIATYPE;
         goto fail;
     }
-    for (unsigned i = 0; i < d->fmt->nb_streams; i++)
+    for (unsigned i = 0; i < d->src.fmt->nb_streams; i++)
         if ((int)i != d->stream)
-            d->fmt->streams[i]->discard = AVDISCARD_ALL;
-    AVStream *stream = d->fmt->streams[d->stream];
+            d->src.fmt->streams[i]->discard = AVDISCARD_ALL;
+    AVStream *stream = d->src.fmt->streams[d->stream];
+    rc = SILO_ENOMEM;
     d->codec = avcodec_alloc_context3(codec);
     if (!d->codec)
         goto fail;
@@ -134,16 +103,14 @@ int decode_open(struct store *st, const char *bucket, const char *key, int sampl
     d = NULL;
 
 fail:
-    av_dict_free(&opts);
-    store_object_info_clear(&info);
     decode_close(d);
     return rc;
 }
 
 double decode_duration(const struct decode *d)
 {
-    if (d->fmt->duration != AV_NOPTS_VALUE && d->fmt->duration > 0)
-        return (double)d->fmt->duration / AV_TIME_BASE;
+    if (d->src.fmt->duration != AV_NOPTS_VALUE && d->src.fmt->duration > 0)
+        return (double)d->src.fmt->duration / AV_TIME_BASE;
     return -1;
 }
 
@@ -226,7 +193,7 @@ static int resample(struct decode *d, const AVFrame *frame)
 static int feed(struct decode *d)
 {
     for (;;) {
-        int rc = av_read_frame(d->fmt, d->packet);
+        int rc = av_read_frame(d->src.fmt, d->packet);
         if (rc == AVERROR_EOF || (rc < 0 && !d->src.error)) {
             avcodec_send_packet(d->codec, NULL);
             d->stage = FLUSHING_DECODER;

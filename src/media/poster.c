@@ -133,42 +133,21 @@ fail:
 int poster_extract(struct store *st, const char *bucket, const char *key, double at_seconds, int max_width,
                    unsigned char **jpeg_out, size_t *len_out, struct poster_info *info_out)
 {
-    struct store_object_info info = {0};
-    struct storeio src = {.st = st, .bucket = bucket, .key = key};
-    AVIOContext *io = NULL;
-    AVFormatContext *fmt = NULL;
+    struct storeio src;
     AVCodecContext *dec = NULL;
     AVFrame *frame = NULL;
-    unsigned char *buffer = NULL;
     const AVCodec *codec = NULL;
-    int rc;
 
     *jpeg_out = NULL;
     *len_out = 0;
-    storeio_init_log();
-    if ((rc = store_head(st, bucket, key, &info)))
+    int rc = storeio_open(&src, st, bucket, key, POSTER_IO_BUFFER, 0);
+    if (rc)
         goto fail;
-    src.size = info.size;
-    buffer = av_malloc(POSTER_IO_BUFFER);
-    io = buffer ? avio_alloc_context(buffer, POSTER_IO_BUFFER, 0, &src, storeio_read_packet, NULL, storeio_seek) : NULL;
-    if (io)
-        buffer = NULL; /* the AVIOContext owns it now */
-    fmt = io ? avformat_alloc_context() : NULL;
+    AVFormatContext *fmt = src.fmt;
     frame = av_frame_alloc();
     rc = SILO_ENOMEM;
-    if (!fmt || !frame)
+    if (!frame)
         goto fail;
-    fmt->pb = io;
-    fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    if (avformat_open_input(&fmt, NULL, NULL, NULL) < 0) {
-        fmt = NULL; /* freed by avformat_open_input on failure */
-        rc = src.error ? src.error : SILO_EMEDIATYPE;
-        goto fail;
-    }
-    if (avformat_find_stream_info(fmt, NULL) < 0 && src.error) {
-        rc = src.error;
-        goto fail;
-    }
     int index = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     rc = SILO_EMEDIATYPE;
     if (index < 0 || !codec || (fmt->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC))
@@ -229,12 +208,6 @@ int poster_extract(struct store *st, const char *bucket, const char *key, double
 fail:
     av_frame_free(&frame);
     avcodec_free_context(&dec);
-    avformat_close_input(&fmt);
-    if (io)
-        av_freep(&io->buffer);
-    avio_context_free(&io);
-    av_free(buffer);
     storeio_close(&src);
-    store_object_info_clear(&info);
     return rc;
 }

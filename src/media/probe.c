@@ -44,41 +44,13 @@ static double scan_duration(AVFormatContext *fmt, int index)
 
 int probe_stored(struct store *st, const char *bucket, const char *key, struct probe_info *out)
 {
-    struct store_object_info info = {0};
-    struct storeio src = {.st = st, .bucket = bucket, .key = key};
-    AVIOContext *io = NULL;
-    AVFormatContext *fmt = NULL;
-    AVDictionary *opts = NULL;
-    unsigned char *buffer = NULL;
-    int rc;
-
+    struct storeio src;
     memset(out, 0, sizeof *out);
     out->duration = -1;
-    storeio_init_log();
-    if ((rc = store_head(st, bucket, key, &info)))
+    int rc = storeio_open(&src, st, bucket, key, PROBE_IO_BUFFER, PROBE_ANALYZE_BYTES);
+    if (rc)
         goto fail;
-    src.size = info.size;
-    buffer = av_malloc(PROBE_IO_BUFFER);
-    io = buffer ? avio_alloc_context(buffer, PROBE_IO_BUFFER, 0, &src, storeio_read_packet, NULL, storeio_seek) : NULL;
-    if (io)
-        buffer = NULL; /* the AVIOContext owns it now */
-    fmt = io ? avformat_alloc_context() : NULL;
-    if (!fmt) {
-        rc = SILO_ENOMEM;
-        goto fail;
-    }
-    fmt->pb = io;
-    fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    av_dict_set_int(&opts, "probesize", PROBE_ANALYZE_BYTES, 0);
-    if (avformat_open_input(&fmt, NULL, NULL, &opts) < 0) {
-        fmt = NULL; /* freed by avformat_open_input on failure */
-        rc = src.error ? src.error : SILO_EMEDIATYPE;
-        goto fail;
-    }
-    if (avformat_find_stream_info(fmt, NULL) < 0 && src.error) {
-        rc = src.error;
-        goto fail;
-    }
+    AVFormatContext *fmt = src.fmt;
     snprintf(out->format, sizeof out->format, "%s", fmt->iformat->name);
     int audio = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     for (unsigned i = 0; i < fmt->nb_streams; i++)
@@ -108,13 +80,6 @@ int probe_stored(struct store *st, const char *bucket, const char *key, struct p
     rc = 0;
 
 fail:
-    av_dict_free(&opts);
-    avformat_close_input(&fmt);
-    if (io)
-        av_freep(&io->buffer);
-    avio_context_free(&io);
-    av_free(buffer);
     storeio_close(&src);
-    store_object_info_clear(&info);
     return rc;
 }

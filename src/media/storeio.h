@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include <libavformat/avformat.h>
+
 #include "store/store.h"
 
 struct storeio {
@@ -20,18 +22,22 @@ struct storeio {
     const char *key;             /* borrowed */
     uint64_t size;
     uint64_t pos;
-    struct store_reader *reader; /* positioned at pos, or NULL; close with storeio_close */
+    struct store_reader *reader; /* positioned at pos, or NULL */
     int error;                   /* the first store error, for the caller to report */
+    AVIOContext *avio;
+    AVFormatContext *fmt;        /* the opened input, streams found */
 };
 
-/* Routes FFmpeg's log to silo's debug log (once per process). */
-void storeio_init_log(void);
+/* Opens bucket/key of st as FFmpeg input: its size from a HEAD, an
+ * AVIOContext with a buffer_size-byte buffer over the store, and io->fmt
+ * opened on it (probesize bytes of probing; 0 keeps FFmpeg's default) with
+ * its streams found. SILO_ENOTFOUND, SILO_ENOMEM, or SILO_EMEDIATYPE when
+ * FFmpeg reads no container from it (or the store error that stopped it).
+ * Whatever the result, storeio_close releases everything. */
+int storeio_open(struct storeio *io, struct store *st, const char *bucket, const char *key, int buffer_size,
+                 int64_t probesize);
 
-/* The AVIOContext callbacks (read_packet and seek) over a struct storeio. */
-int storeio_read_packet(void *opaque, uint8_t *buf, int cap);
-int64_t storeio_seek(void *opaque, int64_t offset, int whence);
-
-/* Closes the reader, if any. */
+/* Closes the input, the AVIOContext and the reader. Safe to call twice. */
 void storeio_close(struct storeio *io);
 
 #endif
