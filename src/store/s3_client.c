@@ -1113,17 +1113,6 @@ int s3_client_meta_encode(struct buf *out, const char *value)
     return rc;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes the encoded words of value into out; SILO_EINVAL when value is
  * not made only of encoded words. */
 static int decode_words(struct buf *out, const char *value)
@@ -1156,11 +1145,10 @@ static int decode_words(struct buf *out, const char *value)
                 if (c == '_') {
                     c = ' ';
                 } else if (c == '=') {
-                    int hi = i + 1 < len ? hex_value(text[i + 1]) : -1;
-                    int lo = i + 2 < len ? hex_value(text[i + 2]) : -1;
-                    if (hi < 0 || lo < 0)
+                    unsigned char byte;
+                    if (i + 2 >= len || hex_decode(text + i + 1, 2, &byte, 1))
                         return SILO_EINVAL;
-                    c = (char)(hi << 4 | lo);
+                    c = (char)byte;
                     i += 2;
                 }
                 if (c == '\0')
