@@ -48,8 +48,8 @@ static int presign(long n)
         free(url);
     }
     double seconds = (double)(time_monotonic_ms() - start) / 1000.0;
-    printf("presign: %ld URLs in %.3f s = %.0f URLs/s (%.2f us each, avg %zu bytes)\n", n, seconds, n / seconds,
-           seconds * 1e6 / n, total / (size_t)n);
+    printf("presign: %ld URLs in %.3f s = %.0f URLs/s (%.2f us each, avg %zu bytes)\n", n, seconds,
+           n / seconds, seconds * 1e6 / n, total / (size_t)n);
     store_close(st);
     return 0;
 }

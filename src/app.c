@@ -22,7 +22,8 @@ static char *base_url(const char *configured, const char *listen, int port)
     int configured_port;
     if (config_parse_addr(listen, &host, &configured_port))
         return NULL;
-    const char *shown = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || !*host ? "127.0.0.1" : host;
+    const char *shown =
+        strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || !*host ? "127.0.0.1" : host;
     bool v6 = strchr(shown, ':') != NULL;
     if (port < 0)
         port = configured_port;
@@ -32,11 +33,11 @@ static char *base_url(const char *configured, const char *listen, int port)
     return url;
 }
 
-static int open_store(struct app *app, const char *name, const char *driver, const char *root, const char *bucket,
-                      const struct store_endpoint *endpoint)
+static int open_store(struct app *app, const char *name, const char *driver, const char *root,
+                      const char *bucket, const struct store_endpoint *endpoint)
 {
-    struct store_config sc = {.name = name, .driver = driver, .root = root, .bucket = bucket,
-                              .endpoint = *endpoint};
+    struct store_config sc = {
+        .name = name, .driver = driver, .root = root, .bucket = bucket, .endpoint = *endpoint};
     int rc = store_open(&sc, &app->stores[app->store_count]);
     if (rc) {
         log_error("cannot open store '%s' (%s): %s", name, driver, silo_strerror(rc));
@@ -138,8 +139,9 @@ int app_open(struct app *app, struct config *cfg, int api_port, int s3_port)
                                     .verify_ssl = cs->verify_ssl};
         char sroot[4200];
         snprintf(sroot, sizeof sroot, "%s/stores/%s", app->cfg.data_dir, cs->name);
-        rc = url ? open_store(app, cs->name, cs->driver, sroot, cs->bucket ? cs->bucket : app->cfg.bucket, &ep)
-                 : SILO_ENOMEM;
+        rc =
+            url ? open_store(app, cs->name, cs->driver, sroot, cs->bucket ? cs->bucket : app->cfg.bucket, &ep)
+                : SILO_ENOMEM;
         free(url);
         if (rc)
             goto fail;

@@ -22,7 +22,7 @@ struct app {
     struct instance inst;
     struct db *db;
     struct auth *auth;
-    struct outbound_policy outbound; /* guard for caller-given URLs */
+    struct outbound_policy outbound;      /* guard for caller-given URLs */
     struct store *stores[APP_MAX_STORES]; /* [0] is "default" */
     size_t store_count;
     char *api_url; /* base URL of the API as clients see it */

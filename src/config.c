@@ -17,17 +17,19 @@
 enum setting_type { T_STRING, T_BOOL, T_INT, T_SIZE, T_ADDR };
 
 struct setting {
-    const char *name;       /* flag and file key */
-    const char *env[3];     /* environment variables, first match wins */
+    const char *name;   /* flag and file key */
+    const char *env[3]; /* environment variables, first match wins */
     enum setting_type type;
     size_t offset;
-    const char *fallback;   /* default, as text */
-    bool secret;            /* masked by config_print */
+    const char *fallback; /* default, as text */
+    bool secret;          /* masked by config_print */
     const char *help;
 };
 
 #define F(field) offsetof(struct config, field)
 
+/* One row per entry, laid out by hand as a table. */
+/* clang-format off */
 static const struct setting settings[] = {
     {"listen", {"SILO_LISTEN"}, T_ADDR, F(listen), "127.0.0.1:3333", false, "API address (port 0: any free port)"},
     {"s3-listen", {"SILO_S3_LISTEN"}, T_ADDR, F(s3_listen), "127.0.0.1:3334", false,
@@ -132,6 +134,7 @@ static const struct setting settings[] = {
      "true", false, "transcribe seed 001 recordings saved without a transcript, in the background"},
     {"config", {"SILO_CONFIG"}, T_STRING, F(config_file), "", false, "config file"},
 };
+/* clang-format on */
 
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
 
@@ -177,11 +180,20 @@ static int parse_int(const char *v, bool size_suffix, int64_t *out)
     int shift = 0;
     if (size_suffix && *end) {
         switch (toupper((unsigned char)*end)) {
-        case 'K': shift = 10; break;
-        case 'M': shift = 20; break;
-        case 'G': shift = 30; break;
-        case 'T': shift = 40; break;
-        default: return SILO_EINVAL;
+        case 'K':
+            shift = 10;
+            break;
+        case 'M':
+            shift = 20;
+            break;
+        case 'G':
+            shift = 30;
+            break;
+        case 'T':
+            shift = 40;
+            break;
+        default:
+            return SILO_EINVAL;
         }
         end++;
         if (toupper((unsigned char)*end) == 'I')
@@ -221,8 +233,8 @@ int config_parse_addr(const char *addr, char **host_out, int *port_out)
     return 0;
 }
 
-static int apply(struct config *cfg, const struct setting *s, const char *value, const char *source, char *err,
-                 size_t err_len)
+static int apply(struct config *cfg, const struct setting *s, const char *value, const char *source,
+                 char *err, size_t err_len)
 {
     void *field = (char *)cfg + s->offset;
     int rc = 0;
@@ -275,9 +287,12 @@ static int store_section_set(struct config_store *st, const char *key, const cha
     struct {
         const char *key;
         char **field;
-    } strings[] = {{"driver", &st->driver},         {"endpoint", &st->endpoint},
-                   {"region", &st->region},         {"bucket", &st->bucket},
-                   {"access-key", &st->access_key}, {"secret-key", &st->secret_key},
+    } strings[] = {{"driver", &st->driver},
+                   {"endpoint", &st->endpoint},
+                   {"region", &st->region},
+                   {"bucket", &st->bucket},
+                   {"access-key", &st->access_key},
+                   {"secret-key", &st->secret_key},
                    {"session-token", &st->session_token}};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         if (strcmp(key, strings[i].key) == 0) {
@@ -336,8 +351,10 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
         if (*start == '[') {
             char name[128];
             if (!store_header(start, name, sizeof name) || cfg->store_count >= CONFIG_MAX_STORES) {
-                snprintf(err, err_len, "%s:%d: expected [store NAME] with NAME of letters, digits, '_', '-' "
-                         "(at most %d stores)", path, lineno, CONFIG_MAX_STORES);
+                snprintf(err, err_len,
+                         "%s:%d: expected [store NAME] with NAME of letters, digits, '_', '-' "
+                         "(at most %d stores)",
+                         path, lineno, CONFIG_MAX_STORES);
                 rc = SILO_EINVAL;
                 break;
             }
@@ -345,8 +362,9 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
             for (size_t i = 0; i < cfg->store_count; i++)
                 taken |= strcmp(cfg->stores[i].name, name) == 0;
             if (taken) {
-                snprintf(err, err_len, "%s:%d: store '%s' is defined twice (or is the reserved name 'default')",
-                         path, lineno, name);
+                snprintf(err, err_len,
+                         "%s:%d: store '%s' is defined twice (or is the reserved name 'default')", path,
+                         lineno, name);
                 rc = SILO_EINVAL;
                 break;
             }
@@ -393,8 +411,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     return rc;
 }
 
-static int load_sources(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out, char *err,
-                        size_t err_len);
+static int load_sources(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out,
+                        char *err, size_t err_len);
 
 int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out, char *err,
                 size_t err_len)
@@ -407,8 +425,8 @@ int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int 
 }
 
 /* Fills cfg in order of precedence; on error cfg may be partly filled. */
-static int load_sources(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out, char *err,
-                        size_t err_len)
+static int load_sources(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out,
+                        char *err, size_t err_len)
 {
     int rc = 0;
     for (size_t i = 0; i < SETTING_COUNT && !rc; i++)
@@ -484,7 +502,8 @@ static int load_sources(struct config *cfg, int argc, char **argv, char **rest_o
         cfg->store_driver = strdup(*cfg->endpoint_url ? "s3" : "fs");
     }
     if (strcmp(cfg->store_driver, "fs") != 0 && strcmp(cfg->store_driver, "s3") != 0) {
-        snprintf(err, err_len, "invalid value '%s' for setting 'store': expected fs or s3", cfg->store_driver);
+        snprintf(err, err_len, "invalid value '%s' for setting 'store': expected fs or s3",
+                 cfg->store_driver);
         return SILO_EINVAL;
     }
     if (cfg->threads < 1 || cfg->threads > 1024) {
@@ -493,12 +512,14 @@ static int load_sources(struct config *cfg, int argc, char **argv, char **rest_o
         return SILO_EINVAL;
     }
     if (cfg->presign_expiry < 1 || cfg->presign_expiry > 604800) {
-        snprintf(err, err_len, "invalid value %lld for setting 'presign-expiry': expected 1 to 604800 seconds",
+        snprintf(err, err_len,
+                 "invalid value %lld for setting 'presign-expiry': expected 1 to 604800 seconds",
                  (long long)cfg->presign_expiry);
         return SILO_EINVAL;
     }
     if (cfg->upload_url_expiry < 1 || cfg->upload_url_expiry > 604800) {
-        snprintf(err, err_len, "invalid value %lld for setting 'upload-url-expiry': expected 1 to 604800 seconds",
+        snprintf(err, err_len,
+                 "invalid value %lld for setting 'upload-url-expiry': expected 1 to 604800 seconds",
                  (long long)cfg->upload_url_expiry);
         return SILO_EINVAL;
     }
@@ -512,14 +533,16 @@ static int load_sources(struct config *cfg, int argc, char **argv, char **rest_o
                  (long long)cfg->job_lease);
         return SILO_EINVAL;
     }
-    if (cfg->video_webhook_timeout < 1 || cfg->video_webhook_timeout > 3600 || cfg->video_import_timeout < 1 ||
-        cfg->video_import_timeout > 3600) {
-        snprintf(err, err_len, "invalid value for setting 'video-webhook-timeout' or 'video-import-timeout': "
+    if (cfg->video_webhook_timeout < 1 || cfg->video_webhook_timeout > 3600 ||
+        cfg->video_import_timeout < 1 || cfg->video_import_timeout > 3600) {
+        snprintf(err, err_len,
+                 "invalid value for setting 'video-webhook-timeout' or 'video-import-timeout': "
                  "expected 1 to 3600 seconds");
         return SILO_EINVAL;
     }
     if (cfg->share_url_expiry < 1 || cfg->share_url_expiry > 604800) {
-        snprintf(err, err_len, "invalid value %lld for setting 'share-url-expiry': expected 1 to 604800 seconds",
+        snprintf(err, err_len,
+                 "invalid value %lld for setting 'share-url-expiry': expected 1 to 604800 seconds",
                  (long long)cfg->share_url_expiry);
         return SILO_EINVAL;
     }
@@ -528,16 +551,19 @@ static int load_sources(struct config *cfg, int argc, char **argv, char **rest_o
         return SILO_EINVAL;
     }
     if (cfg->transcription_max_size < 1) {
-        snprintf(err, err_len, "invalid value for setting 'transcription-max-size': expected at least 1 byte");
+        snprintf(err, err_len,
+                 "invalid value for setting 'transcription-max-size': expected at least 1 byte");
         return SILO_EINVAL;
     }
     if (cfg->asr_openai_timeout < 1 || cfg->asr_openai_timeout > 86400) {
-        snprintf(err, err_len, "invalid value %lld for setting 'asr-openai-timeout': expected 1 to 86400 seconds",
+        snprintf(err, err_len,
+                 "invalid value %lld for setting 'asr-openai-timeout': expected 1 to 86400 seconds",
                  (long long)cfg->asr_openai_timeout);
         return SILO_EINVAL;
     }
     if (cfg->transcription_timeout < 1 || cfg->transcription_timeout > 3600) {
-        snprintf(err, err_len, "invalid value %lld for setting 'transcription-timeout': expected 1 to 3600 seconds",
+        snprintf(err, err_len,
+                 "invalid value %lld for setting 'transcription-timeout': expected 1 to 3600 seconds",
                  (long long)cfg->transcription_timeout);
         return SILO_EINVAL;
     }
@@ -597,9 +623,10 @@ void config_print(const struct config *cfg)
         const struct config_store *st = &cfg->stores[i];
         printf("\n[store %s]\ndriver = %s\nendpoint = %s\nregion = %s\nbucket = %s\naccess-key = %s\n"
                "secret-key = %s\npath-style = %s\nuse-ssl = %s\nverify-ssl = %s\n",
-               st->name, st->driver, mask(st->endpoint, false), mask(st->region, false), mask(st->bucket, false),
-               mask(st->access_key, false), mask(st->secret_key, true), st->path_style ? "true" : "false",
-               st->use_ssl ? "true" : "false", st->verify_ssl ? "true" : "false");
+               st->name, st->driver, mask(st->endpoint, false), mask(st->region, false),
+               mask(st->bucket, false), mask(st->access_key, false), mask(st->secret_key, true),
+               st->path_style ? "true" : "false", st->use_ssl ? "true" : "false",
+               st->verify_ssl ? "true" : "false");
     }
 }
 

@@ -34,62 +34,62 @@ struct config_store {
 };
 
 struct config {
-    char *listen;          /* API address host:port */
-    char *s3_listen;       /* built-in S3 endpoint host:port; "off" disables */
+    char *listen;    /* API address host:port */
+    char *s3_listen; /* built-in S3 endpoint host:port; "off" disables */
     char *data_dir;
-    char *bucket;          /* default bucket */
+    char *bucket; /* default bucket */
     char *region;
-    char *store_driver;    /* default store driver: fs or s3 */
-    char *endpoint_url;    /* AWS_S3_ENDPOINT_URL */
-    char *access_key;      /* AWS_ACCESS_KEY_ID (remote store) */
-    char *secret_key;      /* AWS_SECRET_ACCESS_KEY (remote store) */
-    char *session_token;   /* AWS_SESSION_TOKEN */
+    char *store_driver;  /* default store driver: fs or s3 */
+    char *endpoint_url;  /* AWS_S3_ENDPOINT_URL */
+    char *access_key;    /* AWS_ACCESS_KEY_ID (remote store) */
+    char *secret_key;    /* AWS_SECRET_ACCESS_KEY (remote store) */
+    char *session_token; /* AWS_SESSION_TOKEN */
     bool use_ssl;
     bool verify_ssl;
     bool path_style;
-    char *s3_access_key;   /* built-in endpoint credentials (default: generated) */
+    char *s3_access_key; /* built-in endpoint credentials (default: generated) */
     char *s3_secret_key;
-    char *public_url;      /* base URL clients use for the API (default from listen) */
-    char *s3_public_url;   /* base URL clients use for the S3 endpoint */
-    char *database_url;    /* DATABASE_URL; empty: SQLite in data_dir */
-    char *jwt_secret;      /* HS256 secret (default: generated in data_dir) */
+    char *public_url;    /* base URL clients use for the API (default from listen) */
+    char *s3_public_url; /* base URL clients use for the S3 endpoint */
+    char *database_url;  /* DATABASE_URL; empty: SQLite in data_dir */
+    char *jwt_secret;    /* HS256 secret (default: generated in data_dir) */
     char *jwt_issuer;
     char *jwt_audience;
-    char *jwks;            /* file path or https URL of a JWKS */
+    char *jwks;               /* file path or https URL of a JWKS */
     int64_t jwks_min_refresh; /* seconds between two fetches of the JWKS */
     char *config_file;
     bool debug;
-    int64_t threads;           /* HTTP worker threads */
-    int64_t max_header_bytes;  /* per request */
-    int64_t max_body_bytes;    /* default body cap for JSON routes */
-    int64_t max_upload_bytes;  /* uploads through the API */
-    char *upload_types;        /* allowlist of sniffed content types */
-    char *outbound_allow;      /* addresses caller-given URLs may reach though not public */
-    int64_t idle_timeout;      /* seconds a connection may stay silent */
-    int64_t shutdown_timeout;  /* seconds in-flight requests get on SIGTERM */
-    int64_t presign_expiry;    /* default presigned URL lifetime, seconds */
-    int64_t upload_url_expiry; /* lifetime of direct-upload grants, seconds */
+    int64_t threads;                   /* HTTP worker threads */
+    int64_t max_header_bytes;          /* per request */
+    int64_t max_body_bytes;            /* default body cap for JSON routes */
+    int64_t max_upload_bytes;          /* uploads through the API */
+    char *upload_types;                /* allowlist of sniffed content types */
+    char *outbound_allow;              /* addresses caller-given URLs may reach though not public */
+    int64_t idle_timeout;              /* seconds a connection may stay silent */
+    int64_t shutdown_timeout;          /* seconds in-flight requests get on SIGTERM */
+    int64_t presign_expiry;            /* default presigned URL lifetime, seconds */
+    int64_t upload_url_expiry;         /* lifetime of direct-upload grants, seconds */
     int64_t recordings_window_days;    /* days listed by GET /api/v1/user_recordings (0: all) */
     int64_t recordings_retention_days; /* sessions older than this are deleted (0: never) */
-    char *s3_cors_origins;       /* S3 endpoint: allowed browser origins ("*", list, "") */
-    int64_t s3_multipart_expiry; /* S3 endpoint: seconds before an unfinished upload is removed */
-    int64_t workers;             /* job worker threads of `silo serve` (0: none) */
-    int64_t job_lease;           /* seconds a worker holds a job between renewals */
-    char *video_webhook_url;       /* seed 004: the video generator's webhook ("" : generation off) */
-    char *video_webhook_secret;    /* HMAC-SHA256 key signing the webhook and its callbacks */
-    int64_t video_webhook_timeout; /* seconds one webhook call may take */
-    int64_t video_max_size;        /* largest video imported from a URL, bytes */
-    int64_t video_import_timeout;  /* seconds an import may go without receiving a byte */
-    int64_t share_url_expiry;      /* lifetime of the URL a share link redirects to, seconds */
-    char *asr_engine;              /* seed 000: speech engine, "pocketsphinx" or "openai" */
-    char *asr_model;               /* pocketsphinx model folder */
-    char *asr_openai_url;          /* openai engine: base URL of an OpenAI-compatible service */
-    char *asr_openai_key;          /* openai engine: its Bearer key */
-    char *asr_openai_model;        /* openai engine: the model asked for upstream */
-    int64_t asr_openai_timeout;    /* openai engine: seconds one upstream call may take */
-    int64_t transcription_max_size; /* largest upload to /v1/audio/transcriptions, bytes */
-    int64_t transcription_timeout; /* seconds a synchronous transcription request waits */
-    bool recordings_auto_transcribe; /* seed 001 saves without a transcript get one */
+    char *s3_cors_origins;             /* S3 endpoint: allowed browser origins ("*", list, "") */
+    int64_t s3_multipart_expiry;       /* S3 endpoint: seconds before an unfinished upload is removed */
+    int64_t workers;                   /* job worker threads of `silo serve` (0: none) */
+    int64_t job_lease;                 /* seconds a worker holds a job between renewals */
+    char *video_webhook_url;           /* seed 004: the video generator's webhook ("" : generation off) */
+    char *video_webhook_secret;        /* HMAC-SHA256 key signing the webhook and its callbacks */
+    int64_t video_webhook_timeout;     /* seconds one webhook call may take */
+    int64_t video_max_size;            /* largest video imported from a URL, bytes */
+    int64_t video_import_timeout;      /* seconds an import may go without receiving a byte */
+    int64_t share_url_expiry;          /* lifetime of the URL a share link redirects to, seconds */
+    char *asr_engine;                  /* seed 000: speech engine, "pocketsphinx" or "openai" */
+    char *asr_model;                   /* pocketsphinx model folder */
+    char *asr_openai_url;              /* openai engine: base URL of an OpenAI-compatible service */
+    char *asr_openai_key;              /* openai engine: its Bearer key */
+    char *asr_openai_model;            /* openai engine: the model asked for upstream */
+    int64_t asr_openai_timeout;        /* openai engine: seconds one upstream call may take */
+    int64_t transcription_max_size;    /* largest upload to /v1/audio/transcriptions, bytes */
+    int64_t transcription_timeout;     /* seconds a synchronous transcription request waits */
+    bool recordings_auto_transcribe;   /* seed 001 saves without a transcript get one */
     struct config_store stores[CONFIG_MAX_STORES]; /* extra named stores */
     size_t store_count;
 };
@@ -100,8 +100,8 @@ struct config {
  * SILO_EINVAL and cfg is left empty (nothing to free). Positional arguments
  * (not starting with "--") are returned in rest_out/rest_count_out
  * (borrowed from argv); pass NULL to refuse them. */
-int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out,
-                char *err, size_t err_len);
+int config_load(struct config *cfg, int argc, char **argv, char **rest_out, int *rest_count_out, char *err,
+                size_t err_len);
 
 /* Frees every string of cfg. */
 void config_free(struct config *cfg);

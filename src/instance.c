@@ -62,7 +62,8 @@ static int create_secrets(const char *path)
         rc = random_text(secret, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
     if (rc)
         return rc;
-    json_t *doc = json_pack("{s:s, s:s, s:s}", "jwt_secret", jwt, "s3_access_key", access, "s3_secret_key", secret);
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s}", "jwt_secret", jwt, "s3_access_key", access, "s3_secret_key", secret);
     char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(doc);
     if (!text)

@@ -97,7 +97,8 @@ static int parse_seconds(const char *text, const char *what, long long min, long
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno || end == text || *end || v < min || v > max) {
-        fprintf(stderr, "silo: %s must be a whole number from %lld to %lld, not '%s'\n", what, min, max, text);
+        fprintf(stderr, "silo: %s must be a whole number from %lld to %lld, not '%s'\n", what, min, max,
+                text);
         return 2;
     }
     *out = v;
@@ -113,7 +114,8 @@ static int cmd_token(int argc, char **argv)
         return 2;
     }
     if (!sub || !*sub) {
-        fprintf(stderr, "usage: silo token --sub USER [--email E] [--role admin] [--ttl SECONDS] [--data DIR]\n");
+        fprintf(stderr,
+                "usage: silo token --sub USER [--email E] [--role admin] [--ttl SECONDS] [--data DIR]\n");
         return 2;
     }
     if (role && strcmp(role, "admin") != 0 && strcmp(role, "user") != 0) {
@@ -133,7 +135,8 @@ static int cmd_token(int argc, char **argv)
         return 1;
     }
     time_t now = time_now();
-    json_t *claims = json_pack("{s:s, s:I, s:I}", "sub", sub, "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl));
+    json_t *claims =
+        json_pack("{s:s, s:I, s:I}", "sub", sub, "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl));
     if (email)
         json_object_set_new(claims, "email", json_string(email));
     if (role)
@@ -266,7 +269,8 @@ static int print_post_form(struct store *st, const char *bucket, const char *key
 static int cmd_presign(int argc, char **argv)
 {
     const char *method = "GET", *expires_text = "3600", *store_name_flag = NULL;
-    if (take_flag(&argc, argv, "--method", &method) < 0 || take_flag(&argc, argv, "--expires", &expires_text) < 0 ||
+    if (take_flag(&argc, argv, "--method", &method) < 0 ||
+        take_flag(&argc, argv, "--expires", &expires_text) < 0 ||
         take_flag(&argc, argv, "--expires-in", &expires_text) < 0 ||
         take_flag(&argc, argv, "--store", &store_name_flag) < 0) {
         fprintf(stderr, "silo presign: an option is missing its value\n");
@@ -418,15 +422,17 @@ static int cmd_jobs(int argc, char **argv)
     } else {
         rc = jobs_cancel(app.db, id, &now);
         if (!rc)
-            printf(now == JOBS_CANCELLED ? "job %lld cancelled\n"
-                                         : "job %lld cancel requested: its worker stops at its next lease renewal\n",
+            printf(now == JOBS_CANCELLED
+                       ? "job %lld cancelled\n"
+                       : "job %lld cancel requested: its worker stops at its next lease renewal\n",
                    id);
     }
     if (rc == SILO_ENOTFOUND)
         fprintf(stderr, "silo jobs: no job %lld\n", id);
     else if (rc == SILO_ECONFLICT)
-        fprintf(stderr, retry ? "silo jobs: job %lld is not dead or cancelled\n"
-                              : "silo jobs: job %lld has already ended\n",
+        fprintf(stderr,
+                retry ? "silo jobs: job %lld is not dead or cancelled\n"
+                      : "silo jobs: job %lld has already ended\n",
                 id);
     else if (rc)
         fprintf(stderr, "silo jobs: %s\n", silo_strerror(rc));
@@ -481,7 +487,8 @@ static void drain(struct http_server **servers, size_t n, int64_t timeout)
         if (busy == 0)
             break;
         if (time_monotonic_ms() >= deadline) {
-            log_warn("shutdown: %u requests still running after %llds, closing them", busy, (long long)timeout);
+            log_warn("shutdown: %u requests still running after %llds, closing them", busy,
+                     (long long)timeout);
             break;
         }
         usleep(50 * 1000);
@@ -582,26 +589,28 @@ static int cmd_serve(int argc, char **argv)
 
 static void usage(void)
 {
-    printf("silo %s: media storage on S3\n\n"
-           "usage: silo COMMAND [options]\n\n"
-           "commands:\n"
-           "  serve                 run the API and the built-in S3 endpoint\n"
-           "  config                print the effective configuration (secrets masked)\n"
-           "  token --sub USER [--email E] [--role admin] [--ttl SECONDS]\n"
-           "                        print a signed HS256 token\n"
-           "  s3-credentials        print the built-in S3 endpoint's credentials\n"
-           "  apikey create --name NAME [--role admin] | list | revoke ID\n"
-           "                        manage API keys (stored hashed)\n"
-           "  presign [--method GET|PUT|HEAD|DELETE|POST] [--expires SECONDS] [--store NAME] s3://BUCKET/KEY\n"
-           "                        print a presigned URL (POST: the form's url and fields as JSON)\n"
-           "  reindex [--prefix user_recordings/USER/]\n"
-           "                        rebuild the recordings index from the store (beside a running server too)\n"
-           "  jobs list [--state S] [--limit N] | retry ID | cancel ID\n"
-           "                        list the job queue newest first, requeue a dead or cancelled job, cancel one\n"
-           "  version               print the version\n\n"
-           "settings (flag, environment, default; flags win over the environment,\n"
-           "which wins over the config file):\n",
-           SILO_VERSION);
+    printf(
+        "silo %s: media storage on S3\n\n"
+        "usage: silo COMMAND [options]\n\n"
+        "commands:\n"
+        "  serve                 run the API and the built-in S3 endpoint\n"
+        "  config                print the effective configuration (secrets masked)\n"
+        "  token --sub USER [--email E] [--role admin] [--ttl SECONDS]\n"
+        "                        print a signed HS256 token\n"
+        "  s3-credentials        print the built-in S3 endpoint's credentials\n"
+        "  apikey create --name NAME [--role admin] | list | revoke ID\n"
+        "                        manage API keys (stored hashed)\n"
+        "  presign [--method GET|PUT|HEAD|DELETE|POST] [--expires SECONDS] [--store NAME] s3://BUCKET/KEY\n"
+        "                        print a presigned URL (POST: the form's url and fields as JSON)\n"
+        "  reindex [--prefix user_recordings/USER/]\n"
+        "                        rebuild the recordings index from the store (beside a running server too)\n"
+        "  jobs list [--state S] [--limit N] | retry ID | cancel ID\n"
+        "                        list the job queue newest first, requeue a dead or cancelled job, cancel "
+        "one\n"
+        "  version               print the version\n\n"
+        "settings (flag, environment, default; flags win over the environment,\n"
+        "which wins over the config file):\n",
+        SILO_VERSION);
     config_usage();
 }
 

@@ -31,7 +31,8 @@ static int method_not_allowed(struct http_request *req)
     return 0;
 }
 
-static const struct http_handler not_allowed = {.name = "method-not-allowed", .on_headers = method_not_allowed};
+static const struct http_handler not_allowed = {.name = "method-not-allowed",
+                                                .on_headers = method_not_allowed};
 
 const struct http_handler *api_resolve(struct http_request *req)
 {

@@ -16,7 +16,8 @@ const struct http_handler *api_resolve(struct http_request *req);
 void api_respond_error(struct http_request *req, int status, const char *message);
 
 /* Answers {"detail": message} with status. */
-void api_error(struct http_request *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void api_error(struct http_request *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Authenticates req (auth.h); on failure answers 401 itself and returns
  * the error, so handlers simply return it. */

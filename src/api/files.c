@@ -50,19 +50,19 @@ static json_t *meta_object(const struct store_object_info *info)
 struct upload {
     struct principal who;
     struct multipart *mp;
-    bool in_file;            /* the current part is the file */
-    char *field_name;        /* the current plain field, NULL when none */
+    bool in_file;     /* the current part is the file */
+    char *field_name; /* the current plain field, NULL when none */
     struct buf field;
     const char *folder, *class_id;
     const char *filename, *declared_type;
     char uuid[37], ext[12];
     struct store_writer *writer;
-    const char *write_key;   /* where the bytes are going */
+    const char *write_key; /* where the bytes are going */
     bool have_file;
     uint64_t size;
     struct sniff_window sniff;
-    char when[25];           /* upload_timestamp */
-    int status;              /* set on the first failure */
+    char when[25]; /* upload_timestamp */
+    int status;    /* set on the first failure */
     char message[512];
 };
 
@@ -82,14 +82,15 @@ static int fail_upload(struct upload *up, int status, const char *message)
 static const char *final_key(struct http_request *req, struct upload *up)
 {
     const char *owner_segment = up->class_id ? up->class_id : up->who.sub;
-    return arena_printf(req->arena, "%s/%s/%s%s", up->folder ? up->folder : "uploads", owner_segment, up->uuid,
-                        up->ext);
+    return arena_printf(req->arena, "%s/%s/%s%s", up->folder ? up->folder : "uploads", owner_segment,
+                        up->uuid, up->ext);
 }
 
 #define META_COUNT 5
 
 /* The object metadata seed 002 names; returns how many entries. */
-static size_t upload_meta(const struct upload *up, const char *content_type, struct store_meta meta[META_COUNT])
+static size_t upload_meta(const struct upload *up, const char *content_type,
+                          struct store_meta meta[META_COUNT])
 {
     size_t n = 0;
     meta[n++] = (struct store_meta){"user_id", (char *)up->who.sub};
@@ -175,7 +176,8 @@ static int part_data(void *arg, const char *data, size_t n)
     up->size += n;
     if (up->size > (uint64_t)app->cfg.max_upload_bytes) {
         char msg[128];
-        snprintf(msg, sizeof msg, "file is larger than the limit of %lld bytes", (long long)app->cfg.max_upload_bytes);
+        snprintf(msg, sizeof msg, "file is larger than the limit of %lld bytes",
+                 (long long)app->cfg.max_upload_bytes);
         fail_upload(up, 413, msg);
         return SILO_ETOOBIG;
     }
@@ -209,8 +211,9 @@ static int part_end(void *arg)
         return SILO_ENOMEM;
     if (strcmp(up->field_name, "folder") == 0) {
         if (!objects_folder_valid(value))
-            return fail_upload(up, 400, "field 'folder' may hold only letters, digits, '.', '_', '-' and '/' "
-                                        "between segments");
+            return fail_upload(up, 400,
+                               "field 'folder' may hold only letters, digits, '.', '_', '-' and '/' "
+                               "between segments");
         up->folder = value;
     } else if (strcmp(up->field_name, "class_id") == 0) {
         if (*value && !objects_id_valid(value))
@@ -280,9 +283,9 @@ static int upload_complete(struct http_request *req)
     }
     const char *when = up->when;
     const char *key = final_key(req, up);
-    const char *content_type = *up->declared_type && strcmp(up->declared_type, "application/octet-stream") != 0
-                                   ? up->declared_type
-                                   : up->sniff.type;
+    const char *content_type =
+        *up->declared_type && strcmp(up->declared_type, "application/octet-stream") != 0 ? up->declared_type
+                                                                                         : up->sniff.type;
     struct store_object_info info = {0};
     int rc = store_put_commit(up->writer, &info);
     up->writer = NULL;
@@ -296,9 +299,9 @@ static int upload_complete(struct http_request *req)
         if (rc)
             store_delete(st, bucket, up->write_key);
     }
-    json_t *meta_json = json_pack("{s:s, s:s?, s:s, s:s, s:s}", "user_id", up->who.sub, "class_id", up->class_id,
-                                  "original_filename", up->filename, "content_type", content_type,
-                                  "upload_timestamp", when);
+    json_t *meta_json =
+        json_pack("{s:s, s:s?, s:s, s:s, s:s}", "user_id", up->who.sub, "class_id", up->class_id,
+                  "original_filename", up->filename, "content_type", content_type, "upload_timestamp", when);
     if (!rc)
         rc = objects_record(app, bucket, &info, up->who.sub, meta_json);
     if (rc) {
@@ -310,11 +313,11 @@ static int upload_complete(struct http_request *req)
     }
     char *url = NULL;
     store_presign_url(st, "GET", bucket, key, (long)app->cfg.presign_expiry, NULL, time_now(), &url);
-    json_t *body = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s?, s:s, s:o, s:s?}", "success", 1,
-                             "message", "File uploaded successfully", "key", key, "s3_key", key, "bucket", bucket,
-                             "size", (json_int_t)info.size, "content_type", content_type, "etag", info.etag,
-                             "original_filename", up->filename, "class_id", up->class_id, "upload_timestamp", when,
-                             "metadata", meta_json, "url", url);
+    json_t *body = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s?, s:s, s:o, s:s?}", "success",
+                             1, "message", "File uploaded successfully", "key", key, "s3_key", key, "bucket",
+                             bucket, "size", (json_int_t)info.size, "content_type", content_type, "etag",
+                             info.etag, "original_filename", up->filename, "class_id", up->class_id,
+                             "upload_timestamp", when, "metadata", meta_json, "url", url);
     free(url);
     store_object_info_clear(&info);
     http_respond_json(req, 200, body);
@@ -391,9 +394,9 @@ static int list_files(struct http_request *req)
     if (l.more && l.last_key)
         base64_encode(&next, (const unsigned char *)l.last_key, strlen(l.last_key), true);
     http_respond_json(req, 200,
-                      json_pack("{s:o, s:i, s:s, s:i, s:b, s:s?}", "files", l.files, "count", l.count, "prefix",
-                                prefix ? prefix : "", "max_keys", (int)limit, "is_truncated", l.more,
-                                "next_continuation_token", l.more ? buf_str(&next) : NULL));
+                      json_pack("{s:o, s:i, s:s, s:i, s:b, s:s?}", "files", l.files, "count", l.count,
+                                "prefix", prefix ? prefix : "", "max_keys", (int)limit, "is_truncated",
+                                l.more, "next_continuation_token", l.more ? buf_str(&next) : NULL));
     buf_free(&next);
     free(l.last_key);
     return 0;
@@ -428,8 +431,9 @@ static int file_url(struct http_request *req)
         return rc;
     char when[25];
     time_format_iso8601(now + expires, when);
-    http_respond_json(req, 200, json_pack("{s:s, s:s, s:i, s:s}", "url", url, "key", key, "expires_in", (int)expires,
-                                          "expires_at", when));
+    http_respond_json(req, 200,
+                      json_pack("{s:s, s:s, s:i, s:s}", "url", url, "key", key, "expires_in", (int)expires,
+                                "expires_at", when));
     free(url);
     return 0;
 }
@@ -447,10 +451,11 @@ static int file_metadata(struct http_request *req)
     char when[25];
     time_format_iso8601(info.last_modified, when);
     struct store *st = app_store(app, NULL);
-    http_respond_json(req, 200, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "key", key, "bucket",
-                                          store_default_bucket(st), "size", (json_int_t)info.size, "content_type",
-                                          info.content_type, "etag", info.etag, "last_modified", when, "metadata",
-                                          meta_object(&info)));
+    http_respond_json(req, 200,
+                      json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "key", key, "bucket",
+                                store_default_bucket(st), "size", (json_int_t)info.size, "content_type",
+                                info.content_type, "etag", info.etag, "last_modified", when, "metadata",
+                                meta_object(&info)));
     store_object_info_clear(&info);
     return 0;
 }
@@ -485,20 +490,29 @@ static int file_delete(struct http_request *req)
     if (rc && rc != SILO_ENOTFOUND)
         return rc;
     db_object_delete(app->db, bucket, key);
-    http_respond_json(req, 200, json_pack("{s:b, s:s, s:s}", "success", 1, "message", "File deleted successfully",
-                                          "key", key));
+    http_respond_json(
+        req, 200,
+        json_pack("{s:b, s:s, s:s}", "success", 1, "message", "File deleted successfully", "key", key));
     return 0;
 }
 
 const struct route api_files_routes[] = {
-    {"POST", "/api/v1/s3/upload",
-     {.name = "/api/v1/s3/upload", .on_headers = upload_headers, .on_body = upload_body,
-      .on_complete = upload_complete, .on_cleanup = upload_cleanup, .max_body = -1}},
+    {"POST",
+     "/api/v1/s3/upload",
+     {.name = "/api/v1/s3/upload",
+      .on_headers = upload_headers,
+      .on_body = upload_body,
+      .on_complete = upload_complete,
+      .on_cleanup = upload_cleanup,
+      .max_body = -1}},
     {"GET", "/api/v1/s3/files", {.name = "/api/v1/s3/files", .on_complete = list_files}},
     {"GET", "/api/v1/s3/file/{key*}/url", {.name = "/api/v1/s3/file/{key}/url", .on_complete = file_url}},
-    {"GET", "/api/v1/s3/file/{key*}/metadata",
+    {"GET",
+     "/api/v1/s3/file/{key*}/metadata",
      {.name = "/api/v1/s3/file/{key}/metadata", .on_complete = file_metadata}},
-    {"GET", "/api/v1/s3/file/{key*}/exists", {.name = "/api/v1/s3/file/{key}/exists", .on_complete = file_exists}},
+    {"GET",
+     "/api/v1/s3/file/{key*}/exists",
+     {.name = "/api/v1/s3/file/{key}/exists", .on_complete = file_exists}},
     {"DELETE", "/api/v1/s3/file/{key*}", {.name = "/api/v1/s3/file/{key}", .on_complete = file_delete}},
 };
 const size_t api_files_route_count = sizeof api_files_routes / sizeof api_files_routes[0];

@@ -87,7 +87,8 @@ char *objects_clean_filename(struct arena *a, const char *filename)
 }
 
 /* Who owns key: the index row's owner, else the key's second segment. */
-int objects_owner_of(struct app *app, const char *bucket, const char *key, struct arena *a, const char **owner_out)
+int objects_owner_of(struct app *app, const char *bucket, const char *key, struct arena *a,
+                     const char **owner_out)
 {
     struct db_object row;
     int rc = db_object_get(app->db, bucket, key, &row);
@@ -109,7 +110,7 @@ int objects_owner_of(struct app *app, const char *bucket, const char *key, struc
  * SILO_EFORBIDDEN (someone else's). info_out (may be NULL) gets the
  * object's info when allowed. Answers nothing. */
 int objects_key_access(struct http_request *req, const struct principal *who, const char *key,
-                      struct store_object_info *info_out)
+                       struct store_object_info *info_out)
 {
     struct app *app = req->app;
     struct store *st = app_store(app, NULL);
@@ -147,24 +148,26 @@ int objects_answer_refusal(struct http_request *req, int rc, const char *key)
 
 /* key_access, answering the request when access is refused. */
 int objects_authorize(struct http_request *req, const struct principal *who, const char *key,
-                         struct store_object_info *info_out)
+                      struct store_object_info *info_out)
 {
     return objects_answer_refusal(req, objects_key_access(req, who, key, info_out), key);
 }
 
-
-int objects_record(struct app *app, const char *bucket, const struct store_object_info *info, const char *owner,
-                  json_t *meta)
+int objects_record(struct app *app, const char *bucket, const struct store_object_info *info,
+                   const char *owner, json_t *meta)
 {
     char *meta_text = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    struct db_object row = {.bucket = (char *)bucket, .key = info->key, .owner = (char *)owner,
-                            .size = (int64_t)info->size, .content_type = info->content_type,
-                            .etag = (char *)info->etag, .metadata = meta_text};
+    struct db_object row = {.bucket = (char *)bucket,
+                            .key = info->key,
+                            .owner = (char *)owner,
+                            .size = (int64_t)info->size,
+                            .content_type = info->content_type,
+                            .etag = (char *)info->etag,
+                            .metadata = meta_text};
     int rc = meta_text ? db_object_put(app->db, &row) : SILO_ENOMEM;
     free(meta_text);
     return rc;
 }
-
 
 int objects_index_arrival(struct app *app, const char *bucket, const struct store_object_info *info)
 {
@@ -185,8 +188,9 @@ int objects_index_arrival(struct app *app, const char *bucket, const struct stor
         return 0;
     char when[25];
     time_format_iso8601(info->last_modified, when);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "user_id", owner, "content_type",
-                             info->content_type ? info->content_type : "binary/octet-stream", "upload_timestamp", when);
+    json_t *meta =
+        json_pack("{s:s, s:s, s:s}", "user_id", owner, "content_type",
+                  info->content_type ? info->content_type : "binary/octet-stream", "upload_timestamp", when);
     int rc = meta ? objects_record(app, bucket, info, owner, meta) : SILO_ENOMEM;
     json_decref(meta);
     return rc;

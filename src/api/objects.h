@@ -47,7 +47,8 @@ char *objects_clean_filename(struct arena *a, const char *filename);
 /* The owner of bucket/key (arena memory, NULL when the key names none):
  * 0 when the index has a row, SILO_ENOTFOUND when the owner comes from the
  * key layout, another error when the index cannot be read. */
-int objects_owner_of(struct app *app, const char *bucket, const char *key, struct arena *a, const char **owner_out);
+int objects_owner_of(struct app *app, const char *bucket, const char *key, struct arena *a,
+                     const char **owner_out);
 
 /* Whether who may touch key in the default store's bucket: 0, SILO_EINVAL
  * (not a valid key), SILO_ENOTFOUND (not in the store) or SILO_EFORBIDDEN
@@ -64,8 +65,8 @@ int objects_authorize(struct http_request *req, const struct principal *who, con
                       struct store_object_info *info_out);
 
 /* Writes the index row of an object: owner and metadata (borrowed). */
-int objects_record(struct app *app, const char *bucket, const struct store_object_info *info, const char *owner,
-                   json_t *meta);
+int objects_record(struct app *app, const char *bucket, const struct store_object_info *info,
+                   const char *owner, json_t *meta);
 
 /* Keyset cursors for "newest first" pages: base64url("{created_ms}:{id}")
  * of a page's last row. encode appends the cursor to out; decode checks it

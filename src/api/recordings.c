@@ -1269,7 +1269,8 @@ static int list_recordings(struct http_request *req)
     }
     int64_t before_ms = INT64_MAX;
     char before_session[OBJECTS_NAME_MAX + 1] = "";
-    if (cursor && *cursor && objects_cursor_decode(cursor, &before_ms, before_session, sizeof before_session)) {
+    if (cursor && *cursor &&
+        objects_cursor_decode(cursor, &before_ms, before_session, sizeof before_session)) {
         api_error(req, 400, "cursor is not valid: pass back the X-Next-Cursor of the previous page");
         return 0;
     }

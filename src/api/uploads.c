@@ -41,8 +41,8 @@ static bool mime_valid(const char *s)
     if (!slash || slash == s || !slash[1] || strlen(s) > 127)
         return false;
     for (const char *p = s; *p; p++)
-        if (p != slash && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                             strchr("!#$&-^_.+", *p)))
+        if (p != slash && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                            (*p >= '0' && *p <= '9') || strchr("!#$&-^_.+", *p)))
             return false;
     return true;
 }
@@ -101,9 +101,9 @@ static int presigned_url(struct http_request *req)
         rc = store_presign_url(st, "PUT", bucket, key, expires, NULL, now, &url);
         if (rc)
             return rc;
-        http_respond_json(req, 200, json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "url", url, "key", key, "method",
-                                              "PUT", "headers", "Content-Type", content_type, "expiresIn",
-                                              (int)expires));
+        http_respond_json(req, 200,
+                          json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "url", url, "key", key, "method", "PUT",
+                                    "headers", "Content-Type", content_type, "expiresIn", (int)expires));
         free(url);
         return 0;
     }
@@ -119,8 +119,9 @@ static int presigned_url(struct http_request *req)
     json_t *out_fields = json_object();
     for (size_t i = 0; i < form.field_count; i++)
         json_object_set_new(out_fields, form.fields[i].name, json_string(form.fields[i].value));
-    http_respond_json(req, 200, json_pack("{s:s, s:o, s:s, s:s, s:i}", "url", form.url, "fields", out_fields, "key",
-                                          key, "method", "POST", "expiresIn", (int)expires));
+    http_respond_json(req, 200,
+                      json_pack("{s:s, s:o, s:s, s:s, s:i}", "url", form.url, "fields", out_fields, "key",
+                                key, "method", "POST", "expiresIn", (int)expires));
     return 0;
 }
 
@@ -160,7 +161,8 @@ static int complete(struct http_request *req)
     if (api_json_body(req, &body))
         return 0;
     const json_t *key_value = json_object_get(body, "key");
-    const char *key = json_is_string(key_value) ? arena_strdup(req->arena, json_string_value(key_value)) : NULL;
+    const char *key =
+        json_is_string(key_value) ? arena_strdup(req->arena, json_string_value(key_value)) : NULL;
     json_decref(body);
     if (!key) {
         field_error(req, "key", "must be the key returned by /api/upload/presigned-url");
@@ -206,10 +208,11 @@ static int complete(struct http_request *req)
     if (!rc) {
         char *url = NULL;
         store_presign_url(st, "GET", bucket, key, (long)app->cfg.presign_expiry, NULL, time_now(), &url);
-        http_respond_json(req, 200, json_pack("{s:b, s:s, s:s, s:I, s:s, s:s, s:s, s:O, s:s?}", "success", 1, "key",
-                                              key, "bucket", bucket, "size", (json_int_t)info.size, "content_type",
-                                              info.content_type, "etag", info.etag, "upload_timestamp", when,
-                                              "metadata", meta, "url", url));
+        http_respond_json(req, 200,
+                          json_pack("{s:b, s:s, s:s, s:I, s:s, s:s, s:s, s:O, s:s?}", "success", 1, "key",
+                                    key, "bucket", bucket, "size", (json_int_t)info.size, "content_type",
+                                    info.content_type, "etag", info.etag, "upload_timestamp", when,
+                                    "metadata", meta, "url", url));
         free(url);
     }
     json_decref(meta);
@@ -218,7 +221,9 @@ static int complete(struct http_request *req)
 }
 
 const struct route api_uploads_routes[] = {
-    {"POST", "/api/upload/presigned-url", {.name = "/api/upload/presigned-url", .on_complete = presigned_url}},
+    {"POST",
+     "/api/upload/presigned-url",
+     {.name = "/api/upload/presigned-url", .on_complete = presigned_url}},
     {"POST", "/api/upload/complete", {.name = "/api/upload/complete", .on_complete = complete}},
 };
 const size_t api_uploads_route_count = sizeof api_uploads_routes / sizeof api_uploads_routes[0];

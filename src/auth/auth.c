@@ -153,8 +153,8 @@ void auth_close(struct auth *auth)
 
 static int verify_token(struct auth *auth, const char *token, json_t **claims, const char **reason)
 {
-    struct jwt_verify_options opt = {.hs256_secret = auth->secret, .issuer = auth->issuer,
-                                     .audience = auth->audience, .now = time_now()};
+    struct jwt_verify_options opt = {
+        .hs256_secret = auth->secret, .issuer = auth->issuer, .audience = auth->audience, .now = time_now()};
     if (auth->jwks_source) {
         pthread_rwlock_rdlock(&auth->jwks_lock);
         bool stale = auth->jwks.count == 0 || time_now() - auth->jwks_fetched > JWKS_TTL_SECONDS;
@@ -202,8 +202,8 @@ static void note_user(struct auth *auth, const char *sub, const char *email)
         log_warn("auth: cannot record user %s", sub);
 }
 
-static int api_key_principal(struct auth *auth, struct http_request *req, const char *key, struct principal *out,
-                             const char **reason)
+static int api_key_principal(struct auth *auth, struct http_request *req, const char *key,
+                             struct principal *out, const char **reason)
 {
     char hash[2 * SHA256_LEN + 1];
     crypto_sha256_hex(key, strlen(key), hash);

@@ -22,7 +22,7 @@ struct principal {
     const char *sub;   /* user id; arena memory of the request */
     const char *email; /* or NULL */
     bool admin;
-    bool api_key;      /* authenticated with an API key, not a token */
+    bool api_key; /* authenticated with an API key, not a token */
 };
 
 /* Builds the verifier. hs256_secret is the instance secret (copied). A

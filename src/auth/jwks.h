@@ -12,9 +12,9 @@
 enum jwk_type { JWK_RSA, JWK_EC_P256 };
 
 struct jwk {
-    char *kid;           /* owned, may be NULL */
+    char *kid; /* owned, may be NULL */
     enum jwk_type type;
-    void *pkey;          /* EVP_PKEY *, owned */
+    void *pkey; /* EVP_PKEY *, owned */
 };
 
 struct jwks {

@@ -145,7 +145,8 @@ int jwt_verify(const char *token, const struct jwt_verify_options *opt, json_t *
     if (exp && (!json_is_number(exp) || json_number_value(exp) + JWT_LEEWAY_SECONDS < (double)opt->now)) {
         reason = "token has expired";
         rc = SILO_EEXPIRED;
-    } else if (nbf && (!json_is_number(nbf) || json_number_value(nbf) - JWT_LEEWAY_SECONDS > (double)opt->now)) {
+    } else if (nbf &&
+               (!json_is_number(nbf) || json_number_value(nbf) - JWT_LEEWAY_SECONDS > (double)opt->now)) {
         reason = "token is not valid yet";
         rc = SILO_EUNAUTHORIZED;
     } else if (!json_is_string(json_object_get(claims, "sub")) ||
@@ -157,7 +158,8 @@ int jwt_verify(const char *token, const struct jwt_verify_options *opt, json_t *
                 strcmp(json_string_value(json_object_get(claims, "iss")), opt->issuer) != 0)) {
         reason = "token issuer is not accepted";
         rc = SILO_EUNAUTHORIZED;
-    } else if (opt->audience && *opt->audience && !audience_matches(json_object_get(claims, "aud"), opt->audience)) {
+    } else if (opt->audience && *opt->audience &&
+               !audience_matches(json_object_get(claims, "aud"), opt->audience)) {
         reason = "token audience is not accepted";
         rc = SILO_EUNAUTHORIZED;
     }

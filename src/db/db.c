@@ -19,9 +19,8 @@ static const struct db_ops *const drivers[] = {&db_sqlite_ops, &db_pg_ops};
 
 static const struct db_ops *driver_for(const char *url)
 {
-    const char *want = strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0
-                           ? "pg"
-                           : "sqlite";
+    const char *want =
+        strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0 ? "pg" : "sqlite";
     for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
         if (strcmp(drivers[i]->name, want) == 0)
             return drivers[i];
@@ -121,9 +120,14 @@ static void object_view(const struct db_value *c, struct db_object *o)
 
 int db_object_put(struct db *db, const struct db_object *o)
 {
-    struct db_value p[] = {db_text(o->bucket),       db_text(o->key),  db_text(o->owner),
-                           db_int(o->size),          db_text(o->content_type), db_text(o->etag),
-                           db_text(o->metadata ? o->metadata : "{}"), db_int(time_now())};
+    struct db_value p[] = {db_text(o->bucket),
+                           db_text(o->key),
+                           db_text(o->owner),
+                           db_int(o->size),
+                           db_text(o->content_type),
+                           db_text(o->etag),
+                           db_text(o->metadata ? o->metadata : "{}"),
+                           db_int(time_now())};
     return db_exec(db, Q_OBJECT_UPSERT, p, sizeof p / sizeof p[0], NULL, NULL, NULL);
 }
 
@@ -402,8 +406,8 @@ static int key_range_init(struct key_range *r, const char *prefix, const char *a
     return 0;
 }
 
-int db_object_list(struct db *db, const char *bucket, const char *owner, const char *prefix, const char *after,
-                   int limit, int (*fn)(void *arg, const struct db_object *o), void *arg)
+int db_object_list(struct db *db, const char *bucket, const char *owner, const char *prefix,
+                   const char *after, int limit, int (*fn)(void *arg, const struct db_object *o), void *arg)
 {
     struct key_range range;
     int rc = key_range_init(&range, prefix ? prefix : "", after ? after : "", db->ops->utf8_text);

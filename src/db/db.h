@@ -42,42 +42,42 @@ static inline struct db_value db_text(const char *s)
 typedef int (*db_row_fn)(void *arg, const struct db_value *cols, size_t ncols);
 
 enum db_query {
-    Q_OBJECT_UPSERT,      /* bucket, key, owner, size, content_type, etag, metadata, now */
-    Q_OBJECT_GET,         /* bucket, key -> object columns */
-    Q_OBJECT_DELETE,      /* bucket, key */
-    Q_OBJECT_LIST_OWNER,  /* bucket, owner, prefix, prefix-end or NULL, after, limit */
-    Q_OBJECT_LIST_ALL,    /* bucket, prefix, prefix-end or NULL, after, limit */
-    Q_USER_UPSERT,        /* sub, email, now */
-    Q_USER_GET,           /* sub -> sub, email, created_at */
-    Q_USER_BY_EMAIL,      /* email -> sub, email, created_at */
-    Q_APIKEY_INSERT,      /* id, name, hash, role, now */
-    Q_APIKEY_BY_HASH,     /* hash -> id, name, role */
-    Q_APIKEY_REVOKE,      /* id, now */
-    Q_APIKEY_LIST,        /* -> id, name, role, created_at, revoked_at */
-    Q_RECORDING_UPSERT,   /* user_id, session_id, created_ms, display_name, duration_us, audio_key,
-                             transcript_key, audio_content_type, size, tags, notes, metadata, now_ms */
-    Q_RECORDING_GET,      /* user_id, session_id -> recording columns */
-    Q_RECORDING_DELETE,   /* user_id, session_id */
-    Q_RECORDING_LIST,     /* user_id, since_ms, before_ms, before_session, limit -> recording columns */
-    Q_RECORDING_OLDER,    /* before_ms, limit -> recording columns, oldest first */
-    Q_RECORDING_UNSEEN,   /* key prefix, indexed before ms: deletes rows in the prefix not seen since */
+    Q_OBJECT_UPSERT,     /* bucket, key, owner, size, content_type, etag, metadata, now */
+    Q_OBJECT_GET,        /* bucket, key -> object columns */
+    Q_OBJECT_DELETE,     /* bucket, key */
+    Q_OBJECT_LIST_OWNER, /* bucket, owner, prefix, prefix-end or NULL, after, limit */
+    Q_OBJECT_LIST_ALL,   /* bucket, prefix, prefix-end or NULL, after, limit */
+    Q_USER_UPSERT,       /* sub, email, now */
+    Q_USER_GET,          /* sub -> sub, email, created_at */
+    Q_USER_BY_EMAIL,     /* email -> sub, email, created_at */
+    Q_APIKEY_INSERT,     /* id, name, hash, role, now */
+    Q_APIKEY_BY_HASH,    /* hash -> id, name, role */
+    Q_APIKEY_REVOKE,     /* id, now */
+    Q_APIKEY_LIST,       /* -> id, name, role, created_at, revoked_at */
+    Q_RECORDING_UPSERT,  /* user_id, session_id, created_ms, display_name, duration_us, audio_key,
+                            transcript_key, audio_content_type, size, tags, notes, metadata, now_ms */
+    Q_RECORDING_GET,     /* user_id, session_id -> recording columns */
+    Q_RECORDING_DELETE,  /* user_id, session_id */
+    Q_RECORDING_LIST,    /* user_id, since_ms, before_ms, before_session, limit -> recording columns */
+    Q_RECORDING_OLDER,   /* before_ms, limit -> recording columns, oldest first */
+    Q_RECORDING_UNSEEN,  /* key prefix, indexed before ms: deletes rows in the prefix not seen since */
     Q_PING,
     /* jobs (src/jobs/jobs.c); times are unix ms except created_at/updated_at (s) */
-    Q_JOB_INSERT,      /* kind, payload, idempotency_key or NULL, max_attempts, run_at_ms, now -> id
-                          (no row when the key exists) */
-    Q_JOB_BY_KEY,      /* idempotency_key -> id */
-    Q_JOB_GET,         /* id -> job columns */
-    Q_JOB_REAP,        /* now_ms, now: settles expired leases that must not run again */
-    Q_JOB_CLAIM,       /* worker, now_ms, lease_until_ms, kinds "a,b" or NULL, now -> job columns */
-    Q_JOB_NEXT_DUE,    /* kinds or NULL -> run_at_ms of the next claimable job */
-    Q_JOB_RENEW,       /* id, worker, lease_until_ms, now */
-    Q_JOB_COMPLETE,    /* id, worker, result, now */
-    Q_JOB_FAIL,        /* id, worker, error, run_at_ms, now -> new state */
-    Q_JOB_RELEASE,     /* id, worker, now_ms, now: back to queued, the attempt not counted */
-    Q_JOB_ACK_CANCEL,  /* id, worker, result or NULL, error or NULL, now: cancelling -> cancelled */
-    Q_JOB_CANCEL,      /* id, now_ms, now -> new state */
-    Q_JOB_RETRY,       /* id, now_ms, now: dead or cancelled -> queued */
-    Q_JOB_LIST,        /* state or NULL, before id, limit -> job columns, newest first */
+    Q_JOB_INSERT,     /* kind, payload, idempotency_key or NULL, max_attempts, run_at_ms, now -> id
+                         (no row when the key exists) */
+    Q_JOB_BY_KEY,     /* idempotency_key -> id */
+    Q_JOB_GET,        /* id -> job columns */
+    Q_JOB_REAP,       /* now_ms, now: settles expired leases that must not run again */
+    Q_JOB_CLAIM,      /* worker, now_ms, lease_until_ms, kinds "a,b" or NULL, now -> job columns */
+    Q_JOB_NEXT_DUE,   /* kinds or NULL -> run_at_ms of the next claimable job */
+    Q_JOB_RENEW,      /* id, worker, lease_until_ms, now */
+    Q_JOB_COMPLETE,   /* id, worker, result, now */
+    Q_JOB_FAIL,       /* id, worker, error, run_at_ms, now -> new state */
+    Q_JOB_RELEASE,    /* id, worker, now_ms, now: back to queued, the attempt not counted */
+    Q_JOB_ACK_CANCEL, /* id, worker, result or NULL, error or NULL, now: cancelling -> cancelled */
+    Q_JOB_CANCEL,     /* id, now_ms, now -> new state */
+    Q_JOB_RETRY,      /* id, now_ms, now: dead or cancelled -> queued */
+    Q_JOB_LIST,       /* state or NULL, before id, limit -> job columns, newest first */
     /* seed 004's videos (db/videos.c, api/videos.c); times are unix ms */
     Q_VIDEO_INSERT,       /* video_id, user_id, title, status, secret_key, source_url, source_hash, origin,
                              now (no row when the user already has that source_hash) */
@@ -154,7 +154,7 @@ int db_ping(struct db *db);
 struct db_object {
     char *bucket;
     char *key;
-    char *owner;        /* user id (sub) or NULL */
+    char *owner; /* user id (sub) or NULL */
     int64_t size;
     char *content_type;
     char *etag;
@@ -173,8 +173,8 @@ int db_object_delete(struct db *db, const char *bucket, const char *key);
 /* Keys of bucket starting with prefix and after `after` (NULL: from the
  * start), at most limit, in byte-wise order; owner NULL lists everyone's.
  * fn sees each object (borrowed); keyset pagination, no offsets. */
-int db_object_list(struct db *db, const char *bucket, const char *owner, const char *prefix, const char *after,
-                   int limit, int (*fn)(void *arg, const struct db_object *o), void *arg);
+int db_object_list(struct db *db, const char *bucket, const char *owner, const char *prefix,
+                   const char *after, int limit, int (*fn)(void *arg, const struct db_object *o), void *arg);
 
 /* ---- users ---- */
 
@@ -209,7 +209,7 @@ int db_apikey_list(struct db *db, int (*fn)(void *arg, const struct db_apikey *k
 struct db_recording {
     char *user_id;
     char *session_id;
-    int64_t created_ms;       /* creation_date, unix milliseconds */
+    int64_t created_ms; /* creation_date, unix milliseconds */
     char *display_name;
     int64_t duration_us;      /* microseconds; -1 when unknown */
     char *audio_key;          /* or NULL */
@@ -236,8 +236,8 @@ int db_recording_delete(struct db *db, const char *user_id, const char *session_
  * INT64_MAX and before_session "" for the first page. fn sees each row
  * (borrowed); a non-zero return stops and is returned. */
 int db_recording_list(struct db *db, const char *user_id, int64_t since_ms, int64_t before_ms,
-                      const char *before_session, int limit, int (*fn)(void *arg, const struct db_recording *r),
-                      void *arg);
+                      const char *before_session, int limit,
+                      int (*fn)(void *arg, const struct db_recording *r), void *arg);
 /* Rows of every user created before before_ms, oldest first, at most
  * limit (the retention sweep). */
 int db_recording_list_older(struct db *db, int64_t before_ms, int limit,
@@ -261,17 +261,17 @@ struct db_video {
     char *video_id;
     char *user_id;
     char *title;
-    char *status;        /* "processing", "ready" or "failed" */
-    char *s3_key;        /* the video object, or NULL until stored */
-    char *poster_key;    /* or NULL */
-    char *content_type;  /* sniffed, or NULL */
-    int64_t size;        /* bytes stored */
-    char *metadata;      /* JSON object text: duration, size, format, ... */
-    char *secret_key;    /* share links' key */
-    char *source_url;    /* where it was (or will be) imported from, or NULL */
-    char *source_hash;   /* SHA-256 hex of source_url, or NULL */
-    char *origin;        /* "download" or "generate" */
-    char *error;         /* why it failed, or NULL */
+    char *status;           /* "processing", "ready" or "failed" */
+    char *s3_key;           /* the video object, or NULL until stored */
+    char *poster_key;       /* or NULL */
+    char *content_type;     /* sniffed, or NULL */
+    int64_t size;           /* bytes stored */
+    char *metadata;         /* JSON object text: duration, size, format, ... */
+    char *secret_key;       /* share links' key */
+    char *source_url;       /* where it was (or will be) imported from, or NULL */
+    char *source_hash;      /* SHA-256 hex of source_url, or NULL */
+    char *origin;           /* "download" or "generate" */
+    char *error;            /* why it failed, or NULL */
     int64_t bytes_received; /* import progress */
     int64_t bytes_total;    /* -1 when unknown */
     int64_t created_ms;

@@ -8,25 +8,28 @@
 #include "db/db.h"
 
 #define OBJECT_COLUMNS "bucket, key, owner, size, content_type, etag, metadata, created_at, updated_at"
-#define RECORDING_COLUMNS                                                                                       \
-    "user_id, session_id, created_ms, display_name, duration_us, audio_key, transcript_key, "                   \
+#define RECORDING_COLUMNS                                                                                    \
+    "user_id, session_id, created_ms, display_name, duration_us, audio_key, transcript_key, "                \
     "audio_content_type, size, tags, notes, metadata, indexed_ms"
 #define RECORDING_PREFIX "('user_recordings/' || user_id || '/' || session_id || '/')"
-#define JOB_COLUMNS                                                                                             \
-    "id, kind, payload, idempotency_key, state, attempts, max_attempts, run_at_ms, lease_owner, "               \
+#define JOB_COLUMNS                                                                                          \
+    "id, kind, payload, idempotency_key, state, attempts, max_attempts, run_at_ms, lease_owner, "            \
     "lease_until_ms, last_error, result, created_at, updated_at"
 /* The jobs a claim may take: queued and due, or running with an expired
  * lease (a running job's run_at_ms is its lease_until_ms), and not out of
  * attempts. SQLite is told to walk jobs_due in order: left alone, its
  * planner sorts every queued row instead. */
-#define VIDEO_COLUMNS                                                                                           \
-    "video_id, user_id, title, status, s3_key, poster_key, content_type, size, metadata, secret_key, "            \
+#define VIDEO_COLUMNS                                                                                        \
+    "video_id, user_id, title, status, s3_key, poster_key, content_type, size, metadata, secret_key, "       \
     "source_url, source_hash, origin, error, bytes_received, bytes_total, created_ms, updated_ms"
-#define JOB_CLAIMABLE                                                                                           \
+#define JOB_CLAIMABLE                                                                                        \
     "state IN ('queued', 'running') AND run_at_ms <= ?2 AND (state = 'queued' OR attempts < max_attempts) "
-#define JOB_KIND_IN_SQLITE(n) "(CAST(?" #n " AS TEXT) IS NULL OR instr(',' || ?" #n " || ',', ',' || kind || ',') > 0)"
+#define JOB_KIND_IN_SQLITE(n)                                                                                \
+    "(CAST(?" #n " AS TEXT) IS NULL OR instr(',' || ?" #n " || ',', ',' || kind || ',') > 0)"
 #define JOB_KIND_IN_PG(n) "(CAST(?" #n " AS TEXT) IS NULL OR kind = ANY (string_to_array(?" #n ", ',')))"
 
+/* One row per entry, laid out by hand as a table. */
+/* clang-format off */
 const struct db_query_text db_queries[Q_COUNT] = {
     [Q_OBJECT_UPSERT] = {"INSERT INTO objects (" OBJECT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) "
                          "ON CONFLICT (bucket, key) DO UPDATE SET owner = excluded.owner, size = excluded.size, "
@@ -149,7 +152,10 @@ const struct db_query_text db_queries[Q_COUNT] = {
     [Q_VIDEO_SET_KEY] = {"UPDATE videos SET secret_key = ?2, updated_ms = ?3 WHERE video_id = ?1"},
     [Q_VIDEO_DELETE] = {"DELETE FROM videos WHERE video_id = ?1"},
 };
+/* clang-format on */
 
+/* One row per entry, laid out by hand as a table. */
+/* clang-format off */
 const struct db_migration db_migrations[] = {
     {1,
      "CREATE TABLE objects ("
@@ -241,5 +247,6 @@ const struct db_migration db_migrations[] = {
      "CREATE INDEX videos_status ON videos (user_id, status);"
      "CREATE UNIQUE INDEX videos_source ON videos (user_id, source_hash);"},
 };
+/* clang-format on */
 
 const size_t db_migration_count = sizeof db_migrations / sizeof db_migrations[0];

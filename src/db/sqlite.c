@@ -214,8 +214,8 @@ static int bind_all(sqlite3_stmt *st, const struct db_value *params, size_t n)
 
 #define MAX_COLUMNS 32
 
-static int sqlite_exec(void *vctx, enum db_query q, const struct db_value *params, size_t nparams, db_row_fn fn,
-                       void *arg, int64_t *changes_out)
+static int sqlite_exec(void *vctx, enum db_query q, const struct db_value *params, size_t nparams,
+                       db_row_fn fn, void *arg, int64_t *changes_out)
 {
     struct conn *c;
     int rc = thread_conn(vctx, &c);

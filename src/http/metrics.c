@@ -104,15 +104,18 @@ int metrics_render(struct buf *out)
         rc = rc ? rc : labels(out, &table[i]);
         rc = rc ? rc : buf_printf(out, "} %llu\n", (unsigned long long)table[i].count);
     }
-    rc = rc ? rc : buf_append_str(out, "# HELP silo_http_request_duration_seconds Time to answer a request.\n"
-                                       "# TYPE silo_http_request_duration_seconds histogram\n");
+    rc = rc ? rc
+            : buf_append_str(out, "# HELP silo_http_request_duration_seconds Time to answer a request.\n"
+                                  "# TYPE silo_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i < used && !rc; i++) {
         const struct series *s = &table[i];
         for (size_t b = 0; b <= BUCKETS && !rc; b++) {
             rc = buf_append_str(out, "silo_http_request_duration_seconds_bucket");
             rc = rc ? rc : labels(out, s);
             if (b < BUCKETS)
-                rc = rc ? rc : buf_printf(out, ",le=\"%g\"} %llu\n", bucket_bounds[b], (unsigned long long)s->buckets[b]);
+                rc = rc ? rc
+                        : buf_printf(out, ",le=\"%g\"} %llu\n", bucket_bounds[b],
+                                     (unsigned long long)s->buckets[b]);
             else
                 rc = rc ? rc : buf_printf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)s->count);
         }
@@ -130,13 +133,16 @@ int metrics_render(struct buf *out)
         for (size_t i = 0; i < used && !rc; i++) {
             rc = buf_append_str(out, byte_names[k]);
             rc = rc ? rc : labels(out, &table[i]);
-            rc = rc ? rc : buf_printf(out, "} %llu\n",
-                                      (unsigned long long)(k ? table[i].bytes_out : table[i].bytes_in));
+            rc = rc ? rc
+                    : buf_printf(out, "} %llu\n",
+                                 (unsigned long long)(k ? table[i].bytes_out : table[i].bytes_in));
         }
     }
     pthread_mutex_unlock(&lock);
-    rc = rc ? rc : buf_printf(out, "# HELP silo_uploads_in_flight Request bodies being received now.\n"
-                                   "# TYPE silo_uploads_in_flight gauge\nsilo_uploads_in_flight %ld\n",
-                              atomic_load(&uploads_in_flight));
+    rc = rc ? rc
+            : buf_printf(out,
+                         "# HELP silo_uploads_in_flight Request bodies being received now.\n"
+                         "# TYPE silo_uploads_in_flight gauge\nsilo_uploads_in_flight %ld\n",
+                         atomic_load(&uploads_in_flight));
     return rc;
 }

@@ -22,11 +22,11 @@
 #define DELIM_MAX (4 + MULTIPART_BOUNDARY_MAX)
 
 enum state {
-    S_PREAMBLE,   /* before the first delimiter */
-    S_AFTER_DELIM,/* expecting CRLF (a part follows) or "--" (the end) */
-    S_HEAD,       /* collecting a part's head up to CRLF CRLF */
-    S_DATA,       /* a part's bytes, up to the next delimiter */
-    S_EPILOGUE,   /* after the closing delimiter: ignored */
+    S_PREAMBLE,    /* before the first delimiter */
+    S_AFTER_DELIM, /* expecting CRLF (a part follows) or "--" (the end) */
+    S_HEAD,        /* collecting a part's head up to CRLF CRLF */
+    S_DATA,        /* a part's bytes, up to the next delimiter */
+    S_EPILOGUE,    /* after the closing delimiter: ignored */
 };
 
 struct multipart {
@@ -41,10 +41,7 @@ struct multipart {
     char *name, *filename, *content_type;
 };
 
-static int boundary_char(int c)
-{
-    return isalnum(c) || strchr("'()+_,-./:=? ", c) != NULL;
-}
+static int boundary_char(int c) { return isalnum(c) || strchr("'()+_,-./:=? ", c) != NULL; }
 
 int multipart_new(const char *content_type, const struct multipart_callbacks *cb, void *arg,
                   struct multipart **out)

@@ -21,13 +21,13 @@ struct blocked {
 };
 
 static const struct blocked blocked_ranges[] = {
-    {AF_INET, "0.0.0.0", 8},       {AF_INET, "10.0.0.0", 8},      {AF_INET, "100.64.0.0", 10},
-    {AF_INET, "127.0.0.0", 8},     {AF_INET, "169.254.0.0", 16},  {AF_INET, "172.16.0.0", 12},
-    {AF_INET, "192.0.0.0", 24},    {AF_INET, "192.0.2.0", 24},    {AF_INET, "192.168.0.0", 16},
-    {AF_INET, "198.18.0.0", 15},   {AF_INET, "198.51.100.0", 24}, {AF_INET, "203.0.113.0", 24},
-    {AF_INET, "224.0.0.0", 4},     {AF_INET, "240.0.0.0", 4},     {AF_INET6, "::", 128},
-    {AF_INET6, "::1", 128},        {AF_INET6, "64:ff9b::", 96},   {AF_INET6, "100::", 64},
-    {AF_INET6, "2001:db8::", 32},  {AF_INET6, "fc00::", 7},       {AF_INET6, "fe80::", 10},
+    {AF_INET, "0.0.0.0", 8},      {AF_INET, "10.0.0.0", 8},      {AF_INET, "100.64.0.0", 10},
+    {AF_INET, "127.0.0.0", 8},    {AF_INET, "169.254.0.0", 16},  {AF_INET, "172.16.0.0", 12},
+    {AF_INET, "192.0.0.0", 24},   {AF_INET, "192.0.2.0", 24},    {AF_INET, "192.168.0.0", 16},
+    {AF_INET, "198.18.0.0", 15},  {AF_INET, "198.51.100.0", 24}, {AF_INET, "203.0.113.0", 24},
+    {AF_INET, "224.0.0.0", 4},    {AF_INET, "240.0.0.0", 4},     {AF_INET6, "::", 128},
+    {AF_INET6, "::1", 128},       {AF_INET6, "64:ff9b::", 96},   {AF_INET6, "100::", 64},
+    {AF_INET6, "2001:db8::", 32}, {AF_INET6, "fc00::", 7},       {AF_INET6, "fe80::", 10},
     {AF_INET6, "ff00::", 8},
 };
 
@@ -117,7 +117,8 @@ bool outbound_address_allowed(const struct outbound_policy *policy, const struct
         return false;
     }
     for (size_t i = 0; policy && i < policy->allow_count; i++)
-        if (policy->allow[i].family == family && prefix_match(addr, policy->allow[i].addr, policy->allow[i].prefix_bits))
+        if (policy->allow[i].family == family &&
+            prefix_match(addr, policy->allow[i].addr, policy->allow[i].prefix_bits))
             return true;
     for (size_t i = 0; i < sizeof blocked_ranges / sizeof blocked_ranges[0]; i++) {
         const struct blocked *b = &blocked_ranges[i];

@@ -123,11 +123,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                    in->bytes_out);
     char when[25];
     time_format_iso8601(time_now(), when);
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:s}", "time", when,
-                             "level", "info", "msg", "request", "listener", srv->cfg.name, "id",
-                             req->request_id, "method", req->method ? req->method : "-", "path", req->raw_path,
-                             "status", status, "bytes_in", (json_int_t)req->bytes_in, "bytes_out",
-                             (json_int_t)in->bytes_out, "ms", (json_int_t)elapsed, "route", route);
+    json_t *line =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:s}", "time", when, "level",
+                  "info", "msg", "request", "listener", srv->cfg.name, "id", req->request_id, "method",
+                  req->method ? req->method : "-", "path", req->raw_path, "status", status, "bytes_in",
+                  (json_int_t)req->bytes_in, "bytes_out", (json_int_t)in->bytes_out, "ms",
+                  (json_int_t)elapsed, "route", route);
     if (line && req->user)
         json_object_set_new(line, "user", json_string(req->user));
     if (line && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -172,8 +173,8 @@ void http_add_header(struct http_request *req, const char *name, const char *val
     in->headers_tail = h;
 }
 
-static void set_response(struct http_request *req, int status, struct MHD_Response *resp, const char *content_type,
-                         uint64_t length)
+static void set_response(struct http_request *req, int status, struct MHD_Response *resp,
+                         const char *content_type, uint64_t length)
 {
     struct http_request_internal *in = req->internal;
     if (in->response || !resp) {
@@ -200,8 +201,10 @@ void http_respond_bytes(struct http_request *req, int status, const char *conten
 
 void http_respond_json(struct http_request *req, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
-                      : NULL;
+    char *text =
+        body
+            ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+            : NULL;
     json_decref(body);
     if (!text) {
         http_respond_bytes(req, 500, "application/json", "{\"detail\":\"out of memory\"}", 26);
@@ -265,8 +268,8 @@ void http_respond_stream(struct http_request *req, int status, const char *conte
         return;
     }
     *call = (struct stream_call){read_fn, ctx, free_fn};
-    struct MHD_Response *resp = MHD_create_response_from_callback(length == UINT64_MAX ? MHD_SIZE_UNKNOWN : length,
-                                                                  STREAM_BLOCK, stream_reader, call, stream_free);
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        length == UINT64_MAX ? MHD_SIZE_UNKNOWN : length, STREAM_BLOCK, stream_reader, call, stream_free);
     if (!resp) {
         stream_free(call);
         return;
@@ -449,9 +452,9 @@ static int start_request(struct http_request *req, const char *method)
     return req->handler->on_headers ? req->handler->on_headers(req) : 0;
 }
 
-static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                      const char *version, const char *upload_data, size_t *upload_data_size,
-                                      void **con_cls)
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version, const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
     (void)url;
@@ -553,8 +556,8 @@ int http_server_start(const struct http_listener_config *cfg, struct http_server
         free(srv);
         return SILO_EINVAL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
@@ -563,11 +566,12 @@ int http_server_start(const struct http_listener_config *cfg, struct http_server
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes + (size_t)(64 << 10),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)511, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)511,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
-        log_error("%s listener: cannot listen on %s:%d (address in use or not available)", cfg->name, cfg->host,
-                  cfg->port);
+        log_error("%s listener: cannot listen on %s:%d (address in use or not available)", cfg->name,
+                  cfg->host, cfg->port);
         free(srv);
         return SILO_EUNAVAILABLE;
     }

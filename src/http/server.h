@@ -49,30 +49,30 @@ struct http_handler {
 
 struct http_request {
     struct http_server *server;
-    void *app;                 /* the listener's application context */
-    struct arena *arena;       /* per-request memory */
+    void *app;           /* the listener's application context */
+    struct arena *arena; /* per-request memory */
     const char *method;
-    const char *uri;           /* raw request target as received */
-    const char *raw_path;      /* uri up to '?', not decoded */
-    const char *raw_query;     /* after '?', not decoded ("" when none) */
+    const char *uri;       /* raw request target as received */
+    const char *raw_path;  /* uri up to '?', not decoded */
+    const char *raw_query; /* after '?', not decoded ("" when none) */
     char request_id[33];
     const struct http_handler *handler;
     const char *param_names[HTTP_MAX_PARAMS];
     const char *param_values[HTTP_MAX_PARAMS]; /* decoded once, NUL-free */
     size_t param_count;
-    struct buf body;           /* collected body (handlers without on_body) */
-    int64_t content_length;    /* -1 when not declared */
+    struct buf body;        /* collected body (handlers without on_body) */
+    int64_t content_length; /* -1 when not declared */
     uint64_t bytes_in;
-    void *handler_state;       /* owned by the handler (see on_cleanup) */
-    const char *user;          /* principal, for the access log */
+    void *handler_state; /* owned by the handler (see on_cleanup) */
+    const char *user;    /* principal, for the access log */
     /* private to server.c */
     struct http_request_internal *internal;
 };
 
 struct http_listener_config {
-    const char *name;      /* "api" or "s3", for logs and metrics */
+    const char *name; /* "api" or "s3", for logs and metrics */
     const char *host;
-    int port;              /* 0: any free port */
+    int port; /* 0: any free port */
     unsigned threads;
     unsigned idle_timeout; /* seconds */
     size_t max_header_bytes;

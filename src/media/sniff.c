@@ -77,7 +77,7 @@ static bool is_generic(const char *type)
 
 static bool is_text_like(const char *type)
 {
-    static const char *text_like[] = {"application/json", "application/xml", "application/javascript",
+    static const char *text_like[] = {"application/json",     "application/xml", "application/javascript",
                                       "application/x-subrip", "application/csv", "application/x-ndjson"};
     if (strncasecmp(type, "text/", 5) == 0)
         return true;

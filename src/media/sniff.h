@@ -37,7 +37,7 @@ bool sniff_type_consistent(const char *declared, const char *sniffed);
  * every slice as it passes to the store; when the window is full (or the
  * part ends first) judge it, which names the type and frees the bytes. */
 struct sniff_window {
-    struct buf head;           /* the kept bytes, until judged */
+    struct buf head; /* the kept bytes, until judged */
     bool judged;
     char type[SNIFF_TYPE_MAX]; /* after sniff_window_judge */
 };

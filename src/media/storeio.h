@@ -17,15 +17,15 @@
 #include "store/store.h"
 
 struct storeio {
-    struct store *st;            /* borrowed */
-    const char *bucket;          /* borrowed */
-    const char *key;             /* borrowed */
+    struct store *st;   /* borrowed */
+    const char *bucket; /* borrowed */
+    const char *key;    /* borrowed */
     uint64_t size;
     uint64_t pos;
     struct store_reader *reader; /* positioned at pos, or NULL */
     int error;                   /* the first store error, for the caller to report */
     AVIOContext *avio;
-    AVFormatContext *fmt;        /* the opened input, streams found */
+    AVFormatContext *fmt; /* the opened input, streams found */
 };
 
 /* Opens bucket/key of st as FFmpeg input: its size from a HEAD, an

@@ -1295,7 +1295,8 @@ static int fs_move(void *ctx, const char *bucket, const char *src, const char *d
         snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(s, 0));
         size = sqlite3_column_int64(s, 1);
         snprintf(etag, sizeof etag, "%s", (const char *)sqlite3_column_text(s, 2));
-        const char *ct = opt && opt->content_type ? opt->content_type : (const char *)sqlite3_column_text(s, 3);
+        const char *ct =
+            opt && opt->content_type ? opt->content_type : (const char *)sqlite3_column_text(s, 3);
         content_type = strdup(ct ? ct : "binary/octet-stream");
         if (!opt) {
             const char *m = (const char *)sqlite3_column_text(s, 4);
@@ -1339,7 +1340,8 @@ static int fs_move(void *ctx, const char *bucket, const char *src, const char *d
     s = NULL;
     if (rc)
         goto fail;
-    if (old_id[0] && strcmp(old_id, id) != 0 && (rc = stmt_exec(c, STMT_PENDING_INSERT, old_id, NULL, time_now())))
+    if (old_id[0] && strcmp(old_id, id) != 0 &&
+        (rc = stmt_exec(c, STMT_PENDING_INSERT, old_id, NULL, time_now())))
         goto fail;
     if ((rc = txn_commit(c)))
         goto fail;

@@ -33,7 +33,8 @@ static int locate(const struct store_endpoint *ep, const char *bucket, const cha
         const char *scheme_end = strstr(ep->url, "://");
         if (!scheme_end)
             return SILO_EINVAL;
-        rc = buf_printf(endpoint, "%.*s%s.%s", (int)(scheme_end + 3 - ep->url), ep->url, bucket, scheme_end + 3);
+        rc = buf_printf(endpoint, "%.*s%s.%s", (int)(scheme_end + 3 - ep->url), ep->url, bucket,
+                        scheme_end + 3);
     }
     if (!rc && key) {
         rc = buf_append(path, "/", 1);
@@ -58,7 +59,8 @@ int store_presign_url(struct store *st, const char *method, const char *bucket, 
     buf_init(&url, 16384);
     int rc = locate(ep, bucket, key, &endpoint, &path);
     if (!rc)
-        rc = sigv4_presign_url(&signer, method, buf_str(&endpoint), buf_str(&path), extra_query, now, expires, &url);
+        rc = sigv4_presign_url(&signer, method, buf_str(&endpoint), buf_str(&path), extra_query, now, expires,
+                               &url);
     buf_free(&endpoint);
     buf_free(&path);
     if (rc) {

@@ -28,12 +28,12 @@
 #define STORE_LIST_MAX 1000
 
 struct store_meta {
-    char *name;  /* lowercase, without "x-amz-meta-" */
+    char *name; /* lowercase, without "x-amz-meta-" */
     char *value;
 };
 
 struct store_object_info {
-    char *key;          /* owned */
+    char *key; /* owned */
     uint64_t size;
     char etag[72];      /* unquoted: 32 hex digits, or hex-N for multipart */
     char *content_type; /* owned; "binary/octet-stream" when none was given */
@@ -54,8 +54,8 @@ const char *store_meta_get(const struct store_object_info *info, const char *nam
 /* Where presigned URLs point and how requests are signed: the built-in S3
  * endpoint for fs, the remote service for s3. */
 struct store_endpoint {
-    char *url;          /* "http://127.0.0.1:3334" (scheme, host, port; no path) */
-    char *region;       /* "us-east-1" */
+    char *url;    /* "http://127.0.0.1:3334" (scheme, host, port; no path) */
+    char *region; /* "us-east-1" */
     char *access_key;
     char *secret_key;
     char *session_token; /* NULL unless temporary credentials */
@@ -69,8 +69,8 @@ struct store_config {
     const char *root;   /* fs: the directory holding this store */
     const char *bucket; /* the default bucket, created at open if missing */
     struct store_endpoint endpoint;
-    uint64_t part_size;     /* s3: multipart part size (0: default 8 MiB) */
-    unsigned max_inflight;  /* s3: parts uploaded at once (0: default 4) */
+    uint64_t part_size;    /* s3: multipart part size (0: default 8 MiB) */
+    unsigned max_inflight; /* s3: parts uploaded at once (0: default 4) */
 };
 
 struct store;        /* an open store: ops + driver context */
@@ -106,8 +106,8 @@ struct store_put_options {
     const struct store_meta *meta; /* borrowed; copied by put_begin */
     size_t meta_count;
     const unsigned char *content_md5; /* 16 bytes to verify at commit, or NULL */
-    uint64_t max_size;             /* writes past this fail SILO_ETOOBIG; 0: 5 TiB */
-    const char *etag_override;     /* multipart assembly: ETag to record, or NULL */
+    uint64_t max_size;                /* writes past this fail SILO_ETOOBIG; 0: 5 TiB */
+    const char *etag_override;        /* multipart assembly: ETag to record, or NULL */
 };
 
 struct store_list_options {
@@ -193,8 +193,8 @@ void store_bucket_list_free(struct store_bucket_info *list, size_t count);
 /* Starts a streaming write of bucket/key. *out is owned until put_commit or
  * put_abort, which free it. ENOTFOUND if the bucket does not exist, EINVAL
  * for an invalid key. */
-int store_put_begin(struct store *st, const char *bucket, const char *key, const struct store_put_options *opt,
-                    struct store_writer **out);
+int store_put_begin(struct store *st, const char *bucket, const char *key,
+                    const struct store_put_options *opt, struct store_writer **out);
 /* Appends n bytes. ETOOBIG past max_size: the writer must still be aborted. */
 int store_put_write(struct store_writer *w, const void *data, size_t n);
 /* Makes the object visible atomically, replacing any previous one, and frees

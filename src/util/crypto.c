@@ -73,10 +73,7 @@ void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_
     HMAC(EVP_sha256(), key, (int)key_len, data, n, out, &len);
 }
 
-int crypto_random(void *out, size_t n)
-{
-    return RAND_bytes(out, (int)n) == 1 ? 0 : SILO_EIO;
-}
+int crypto_random(void *out, size_t n) { return RAND_bytes(out, (int)n) == 1 ? 0 : SILO_EIO; }
 
 int crypto_random_hex(char *out, size_t n)
 {

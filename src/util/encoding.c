@@ -143,8 +143,8 @@ int percent_decode(struct buf *out, const char *in, size_t n, bool plus_is_space
 
 static bool unreserved(unsigned char c, bool keep_slash)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~' || (c == '/' && keep_slash);
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || (c == '/' && keep_slash);
 }
 
 int uri_encode(struct buf *out, const char *in, size_t n, bool keep_slash)

@@ -7,6 +7,8 @@ struct error_info {
     const char *text;
 };
 
+/* One row per entry, laid out by hand as a table. */
+/* clang-format off */
 static const struct error_info errors[] = {
     {SILO_OK, 200, "ok"},
     {SILO_ENOMEM, 503, "out of memory"},
@@ -33,6 +35,7 @@ static const struct error_info errors[] = {
     {SILO_ENOTMODIFIED, 304, "not modified"},
     {SILO_EINTERNAL, 500, "internal error"},
 };
+/* clang-format on */
 
 static const struct error_info *lookup(int rc)
 {

@@ -8,29 +8,29 @@
 
 enum silo_error {
     SILO_OK = 0,
-    SILO_ENOMEM = -1,        /* allocation failed */
-    SILO_EINVAL = -2,        /* malformed or out-of-range input */
-    SILO_ENOTFOUND = -3,     /* no such object, bucket, row or route */
-    SILO_EEXIST = -4,        /* already exists */
-    SILO_EIO = -5,           /* local I/O failure */
-    SILO_ETOOBIG = -6,       /* a size or length limit was exceeded */
-    SILO_EFORBIDDEN = -7,    /* authenticated but not allowed */
-    SILO_EUNAUTHORIZED = -8, /* missing or bad credentials */
-    SILO_EEXPIRED = -9,      /* token, signature or URL past its expiry */
-    SILO_ESIGNATURE = -10,   /* signature does not match */
-    SILO_ECONFLICT = -11,    /* state conflict (session exists, bad transition) */
-    SILO_ETIMEOUT = -12,     /* a deadline passed */
-    SILO_EUNAVAILABLE = -13, /* a peer or dependency is down */
-    SILO_EUNSUPPORTED = -14, /* valid request for something not supported */
-    SILO_ERANGE = -15,       /* requested byte range not satisfiable */
-    SILO_EPRECONDITION = -16,/* a conditional request's condition failed */
-    SILO_ENOTEMPTY = -17,    /* bucket or directory not empty */
-    SILO_EBADDIGEST = -18,   /* body does not match its declared digest */
-    SILO_EREMOTE = -19,      /* a remote service answered with an error */
-    SILO_ESKEW = -20,        /* request time too far from server time */
-    SILO_EMEDIATYPE = -21,   /* content type not allowed or not matching */
-    SILO_ENOTMODIFIED = -22, /* conditional GET: not modified */
-    SILO_EINTERNAL = -23,    /* a bug or an impossible state */
+    SILO_ENOMEM = -1,         /* allocation failed */
+    SILO_EINVAL = -2,         /* malformed or out-of-range input */
+    SILO_ENOTFOUND = -3,      /* no such object, bucket, row or route */
+    SILO_EEXIST = -4,         /* already exists */
+    SILO_EIO = -5,            /* local I/O failure */
+    SILO_ETOOBIG = -6,        /* a size or length limit was exceeded */
+    SILO_EFORBIDDEN = -7,     /* authenticated but not allowed */
+    SILO_EUNAUTHORIZED = -8,  /* missing or bad credentials */
+    SILO_EEXPIRED = -9,       /* token, signature or URL past its expiry */
+    SILO_ESIGNATURE = -10,    /* signature does not match */
+    SILO_ECONFLICT = -11,     /* state conflict (session exists, bad transition) */
+    SILO_ETIMEOUT = -12,      /* a deadline passed */
+    SILO_EUNAVAILABLE = -13,  /* a peer or dependency is down */
+    SILO_EUNSUPPORTED = -14,  /* valid request for something not supported */
+    SILO_ERANGE = -15,        /* requested byte range not satisfiable */
+    SILO_EPRECONDITION = -16, /* a conditional request's condition failed */
+    SILO_ENOTEMPTY = -17,     /* bucket or directory not empty */
+    SILO_EBADDIGEST = -18,    /* body does not match its declared digest */
+    SILO_EREMOTE = -19,       /* a remote service answered with an error */
+    SILO_ESKEW = -20,         /* request time too far from server time */
+    SILO_EMEDIATYPE = -21,    /* content type not allowed or not matching */
+    SILO_ENOTMODIFIED = -22,  /* conditional GET: not modified */
+    SILO_EINTERNAL = -23,     /* a bug or an impossible state */
 };
 
 /* Returns a static, human-readable name for rc ("not found"). Never NULL. */

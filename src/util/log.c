@@ -40,15 +40,15 @@ static void emit(const char *level, const char *fmt, va_list ap)
     json_decref(line);
 }
 
-#define DEFINE_LEVEL(name, enabled)          \
-    void log_##name(const char *fmt, ...)    \
-    {                                        \
-        if (!(enabled))                      \
-            return;                          \
-        va_list ap;                          \
-        va_start(ap, fmt);                   \
-        emit(#name, fmt, ap);                \
-        va_end(ap);                          \
+#define DEFINE_LEVEL(name, enabled)                                                                          \
+    void log_##name(const char *fmt, ...)                                                                    \
+    {                                                                                                        \
+        if (!(enabled))                                                                                      \
+            return;                                                                                          \
+        va_list ap;                                                                                          \
+        va_start(ap, fmt);                                                                                   \
+        emit(#name, fmt, ap);                                                                                \
+        va_end(ap);                                                                                          \
     }
 
 DEFINE_LEVEL(debug, debug_on)

@@ -68,8 +68,12 @@ static int make_time(int year, int mon, int day, int hour, int min, int sec, tim
     if (year < 1970 || year > 9999 || mon < 1 || mon > 12 || day < 1 || day > month_days[mon - 1] ||
         hour > 23 || min > 59 || sec > 60)
         return SILO_EINVAL;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-                    .tm_hour = hour, .tm_min = min, .tm_sec = sec};
+    struct tm tm = {.tm_year = year - 1900,
+                    .tm_mon = mon - 1,
+                    .tm_mday = day,
+                    .tm_hour = hour,
+                    .tm_min = min,
+                    .tm_sec = sec};
     *out = timegm(&tm);
     return 0;
 }
@@ -113,10 +117,9 @@ int time_parse_http(const char *s, time_t *out)
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     int d, y, h, mi, se;
     /* "Fri, 24 May 2013 00:00:00 GMT" */
-    if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
-        s[16] != ' ' || s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0 ||
-        digits(s + 5, 2, &d) || digits(s + 12, 4, &y) || digits(s + 17, 2, &h) ||
-        digits(s + 20, 2, &mi) || digits(s + 23, 2, &se))
+    if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+        s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0 || digits(s + 5, 2, &d) ||
+        digits(s + 12, 4, &y) || digits(s + 17, 2, &h) || digits(s + 20, 2, &mi) || digits(s + 23, 2, &se))
         return SILO_EINVAL;
     const char *m = NULL;
     for (int i = 0; i < 12; i++)

@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     buf_init(&sliced, 1 << 20);
     int a = run(input + 1, size - 1, size, &whole);
     int b = run(input + 1, size - 1, slice, &sliced);
-    if (a == 0 && (b != 0 || whole.len != sliced.len || memcmp(buf_str(&whole), buf_str(&sliced), whole.len) != 0))
+    if (a == 0 &&
+        (b != 0 || whole.len != sliced.len || memcmp(buf_str(&whole), buf_str(&sliced), whole.len) != 0))
         abort();
     buf_free(&whole);
     buf_free(&sliced);

@@ -965,9 +965,13 @@ static void recordings_keyset_window_and_unseen(void **state)
     const char *sessions[] = {"s0", "s1", "s2", "s3", "s4", "tie-a", "tie-b"};
     const int64_t created[] = {1000, 2000, 3000, 4000, 5000, 3000, 3000};
     for (size_t i = 0; i < 7; i++) {
-        struct db_recording r = {.user_id = user, .session_id = (char *)sessions[i], .created_ms = created[i],
-                                 .duration_us = i == 0 ? -1 : (int64_t)i * 1500000, .size = (int64_t)i,
-                                 .tags = "[\"x\"]", .metadata = "{\"k\":1}"};
+        struct db_recording r = {.user_id = user,
+                                 .session_id = (char *)sessions[i],
+                                 .created_ms = created[i],
+                                 .duration_us = i == 0 ? -1 : (int64_t)i * 1500000,
+                                 .size = (int64_t)i,
+                                 .tags = "[\"x\"]",
+                                 .metadata = "{\"k\":1}"};
         assert_int_equal(db_recording_put(fx->db, &r), 0);
     }
     struct db_recording theirs = {.user_id = other, .session_id = "s9", .created_ms = 9000};
@@ -992,7 +996,8 @@ static void recordings_keyset_window_and_unseen(void **state)
     char before[32] = "";
     for (;;) {
         struct recording_list page = {0};
-        assert_int_equal(db_recording_list(fx->db, user, 0, before_ms, before, 3, collect_recording, &page), 0);
+        assert_int_equal(db_recording_list(fx->db, user, 0, before_ms, before, 3, collect_recording, &page),
+                         0);
         for (size_t i = 0; i < page.n; i++) {
             snprintf(all.sessions[all.n], sizeof all.sessions[0], "%s", page.sessions[i]);
             all.n++;
@@ -1008,7 +1013,8 @@ static void recordings_keyset_window_and_unseen(void **state)
 
     /* The window: created at or after since_ms. */
     struct recording_list recent = {0};
-    assert_int_equal(db_recording_list(fx->db, user, 3000, INT64_MAX, "", 100, collect_recording, &recent), 0);
+    assert_int_equal(db_recording_list(fx->db, user, 3000, INT64_MAX, "", 100, collect_recording, &recent),
+                     0);
     assert_int_equal(recent.n, 5);
 
     struct recording_list older = {.only_user = user};

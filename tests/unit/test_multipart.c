@@ -56,8 +56,9 @@ static void parses_fields_and_files_in_any_slicing(void **state)
                         "------XyZ\r\n"
                         "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
                         "\r\n------XyZ--\r\nepilogue ignored";
-    const char *want = "folder|-|-=uploads;file|a b.mp3|audio/mpeg=\r\n--not-the-boundary\r\n------Xy binary\x01\x02;"
-                       "empty|-|-=;";
+    const char *want =
+        "folder|-|-=uploads;file|a b.mp3|audio/mpeg=\r\n--not-the-boundary\r\n------Xy binary\x01\x02;"
+        "empty|-|-=;";
     size_t slices[] = {1, 2, 3, 5, 7, 13, 64, 4096};
     for (size_t i = 0; i < sizeof slices / sizeof slices[0]; i++) {
         char *log = NULL;
@@ -70,8 +71,9 @@ static void parses_fields_and_files_in_any_slicing(void **state)
 static void quoted_boundary_and_rfc5987_filename(void **state)
 {
     (void)state;
-    const char body2[] = "--bnd\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''%E2%82%AC.txt\r\n\r\n"
-                         "hi\r\n--bnd--";
+    const char body2[] =
+        "--bnd\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''%E2%82%AC.txt\r\n\r\n"
+        "hi\r\n--bnd--";
     char *log = NULL;
     assert_int_equal(parse("multipart/form-data; boundary=\"bnd\"", body2, sizeof body2 - 1, 3, &log), 0);
     assert_string_equal(log, "f|€.txt|-=hi;");
@@ -83,7 +85,8 @@ static void large_part_passes_through(void **state)
     (void)state;
     struct buf body;
     buf_init(&body, 8 << 20);
-    buf_append_str(&body, "------XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big\"\r\n\r\n");
+    buf_append_str(&body,
+                   "------XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big\"\r\n\r\n");
     for (int i = 0; i < 300000; i++)
         buf_append_str(&body, "0123456789");
     buf_append_str(&body, "\r\n------XyZ--\r\n");

@@ -30,13 +30,33 @@ static void public_and_private_addresses(void **state)
         const char *addr;
         bool ok;
     } cases[] = {
-        {"8.8.8.8", true},        {"1.1.1.1", true},          {"93.184.216.34", true},   {"2606:4700::1111", true},
-        {"127.0.0.1", false},     {"127.255.0.9", false},     {"10.1.2.3", false},       {"172.16.0.1", false},
-        {"172.31.255.255", false}, {"172.32.0.1", true},      {"192.168.1.1", false},    {"169.254.169.254", false},
-        {"100.64.0.1", false},    {"0.0.0.0", false},         {"224.0.0.1", false},      {"255.255.255.255", false},
-        {"::1", false},           {"::", false},              {"fe80::1", false},        {"fd00::1", false},
-        {"fc12::3", false},       {"ff02::1", false},         {"::ffff:127.0.0.1", false}, {"::ffff:10.0.0.1", false},
-        {"::ffff:8.8.8.8", true}, {"64:ff9b::7f00:1", false}, {"2001:db8::1", false},
+        {"8.8.8.8", true},
+        {"1.1.1.1", true},
+        {"93.184.216.34", true},
+        {"2606:4700::1111", true},
+        {"127.0.0.1", false},
+        {"127.255.0.9", false},
+        {"10.1.2.3", false},
+        {"172.16.0.1", false},
+        {"172.31.255.255", false},
+        {"172.32.0.1", true},
+        {"192.168.1.1", false},
+        {"169.254.169.254", false},
+        {"100.64.0.1", false},
+        {"0.0.0.0", false},
+        {"224.0.0.1", false},
+        {"255.255.255.255", false},
+        {"::1", false},
+        {"::", false},
+        {"fe80::1", false},
+        {"fd00::1", false},
+        {"fc12::3", false},
+        {"ff02::1", false},
+        {"::ffff:127.0.0.1", false},
+        {"::ffff:10.0.0.1", false},
+        {"::ffff:8.8.8.8", true},
+        {"64:ff9b::7f00:1", false},
+        {"2001:db8::1", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (allowed(NULL, cases[i].addr) != cases[i].ok)
@@ -60,8 +80,8 @@ static void allowlist(void **state)
     assert_true(allowed(&p, "8.8.8.8"));
     assert_int_equal(outbound_policy_parse("", &p, &bad), 0);
     assert_int_equal((int)p.allow_count, 0);
-    static const char *invalid[] = {"localhost", "127.0.0.1/33", "::1/129", "10.0.0.0/", "10.0.0.0/x", "1.2.3",
-                                    "127.0.0.1/-1"};
+    static const char *invalid[] = {"localhost",  "127.0.0.1/33", "::1/129",     "10.0.0.0/",
+                                    "10.0.0.0/x", "1.2.3",        "127.0.0.1/-1"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         bad = NULL;
         assert_int_equal(outbound_policy_parse(invalid[i], &p, &bad), SILO_EINVAL);
@@ -74,8 +94,13 @@ static void urls(void **state)
     (void)state;
     assert_int_equal(outbound_check_url("https://bucket.s3.amazonaws.com/k?X-Amz-Signature=1"), 0);
     assert_int_equal(outbound_check_url("http://127.0.0.1:9000/x"), 0);
-    static const char *bad[] = {"ftp://example.com/x", "file:///etc/passwd", "gopher://x", "not a url", "http://",
-                                "//example.com/x", ""};
+    static const char *bad[] = {"ftp://example.com/x",
+                                "file:///etc/passwd",
+                                "gopher://x",
+                                "not a url",
+                                "http://",
+                                "//example.com/x",
+                                ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(outbound_check_url(bad[i]), SILO_EINVAL);
 }

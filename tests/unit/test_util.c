@@ -33,9 +33,15 @@ static void percent_decoding(void **state)
         int rc;
         const char *out;
     } cases[] = {
-        {"a%20b", false, 0, "a b"},     {"a+b", false, 0, "a+b"},      {"a+b", true, 0, "a b"},
-        {"%E2%82%AC", false, 0, "€"}, {"%2e%2E", false, 0, ".."},    {"%", false, SILO_EINVAL, NULL},
-        {"%4", false, SILO_EINVAL, NULL}, {"%zz", false, SILO_EINVAL, NULL}, {"a%00b", false, SILO_EINVAL, NULL},
+        {"a%20b", false, 0, "a b"},
+        {"a+b", false, 0, "a+b"},
+        {"a+b", true, 0, "a b"},
+        {"%E2%82%AC", false, 0, "€"},
+        {"%2e%2E", false, 0, ".."},
+        {"%", false, SILO_EINVAL, NULL},
+        {"%4", false, SILO_EINVAL, NULL},
+        {"%zz", false, SILO_EINVAL, NULL},
+        {"a%00b", false, SILO_EINVAL, NULL},
         {"", false, 0, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -93,9 +99,9 @@ static void utf8_validation(void **state)
     (void)state;
     assert_true(utf8_valid("plain", 5));
     assert_true(utf8_valid("\xc3\xa9t\xc3\xa9", 6));
-    assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
-    assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    assert_false(utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(utf8_valid("\xc0\xaf", 2));     /* overlong '/' */
+    assert_false(utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(utf8_valid("\xe2\x82", 2));     /* truncated */
     assert_false(utf8_valid("\xff", 1));
 }
 
