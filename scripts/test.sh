@@ -5,8 +5,9 @@
 #      SQLite; when it cannot start, those tests are skipped. The cluster is
 #      removed on exit, whatever happened. A DATABASE_URL_TEST set already
 #      is used as it is.
-#   1. each C unit test (ASan/UBSan build) under build/asan/unit/
-#   2. the black-box suite (pytest) against the ASan/UBSan binary
+#   1. the include-layer check (scripts/layers.py: every include points down)
+#   2. each C unit test (ASan/UBSan build) under build/asan/unit/
+#   3. the black-box suite (pytest) against the ASan/UBSan binary
 # Exit status is non-zero when anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -33,6 +34,16 @@ else
         echo "skip PostgreSQL did not start, its tests are skipped; log: $results/pg.log"
         tail -3 "$results/pg.log"
     fi
+fi
+
+echo "== include layers"
+if /usr/bin/python3 scripts/layers.py >"$results/layers.log" 2>&1; then
+    passed=$((passed + 1))
+    echo "ok   $(tail -1 "$results/layers.log")"
+else
+    failed=$((failed + 1))
+    echo "FAIL include layers; log: $results/layers.log"
+    head -20 "$results/layers.log"
 fi
 
 echo "== C unit tests"
