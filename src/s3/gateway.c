@@ -38,7 +38,7 @@
 
 #include "app.h"
 #include "s3/s3_int.h"
-#include "s3/sigv2.h"
+#include "aws/sigv2.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"

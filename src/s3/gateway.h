@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "http/server.h"
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 #include "store/store.h"
 
 struct app;

@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #include "http/multipart.h"
-#include "s3/policy.h"
+#include "aws/policy.h"
 #include "s3/s3_int.h"
 #include "util/encoding.h"
 #include "util/error.h"

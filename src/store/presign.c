@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 #include "util/encoding.h"
 #include "util/error.h"
 

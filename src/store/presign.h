@@ -9,7 +9,7 @@
 
 #include <time.h>
 
-#include "s3/policy.h"
+#include "aws/policy.h"
 #include "store/store.h"
 
 /* Presigns method (GET, PUT, HEAD, DELETE) on bucket/key for expires

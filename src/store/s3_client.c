@@ -23,7 +23,7 @@
 
 #include <curl/curl.h>
 
-#include "s3/xml.h"
+#include "aws/xml.h"
 #include "util/crypto.h"
 #include "util/encoding.h"
 #include "util/error.h"

@@ -6,7 +6,7 @@
  * libcurl handles, each an easy handle with its own multi handle, so the
  * connection a request used stays open in that pair for the next request
  * that borrows it. DNS answers and TLS sessions are shared between all the
- * pairs. Every request is signed with silo's SigV4 signer (s3/sigv4.h) and
+ * pairs. Every request is signed with silo's SigV4 signer (aws/sigv4.h) and
  * driven by the same loop, which either runs it to the end (s3_client_call)
  * or stops once the headers are in and then hands the body out piece by
  * piece as the caller reads (s3_client_stream_*), pausing the transfer while
@@ -35,7 +35,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 #include "store/store.h"
 #include "util/buf.h"
 

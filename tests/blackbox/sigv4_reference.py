@@ -1,6 +1,6 @@
 """sigv4_reference.py: what Debian's botocore would sign, at a frozen time.
 
-Reference values for silo's own SigV4 signer (src/s3/sigv4.c, src/s3/policy.c):
+Reference values for silo's own SigV4 signer (src/aws/sigv4.c, src/aws/policy.c):
 given credentials, region, endpoint, bucket, key, expiry and a fixed UTC
 datetime, return the presigned GET and PUT URLs and the presigned POST
 {url, fields} exactly as botocore 1.29 (/usr/bin/python3, signature_version

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/chunked.h"
+#include "aws/chunked.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 

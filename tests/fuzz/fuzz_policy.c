@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/policy.h"
+#include "aws/policy.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/encoding.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "s3/s3_int.h"
-#include "s3/sigv2.h"
+#include "aws/sigv2.h"
 #include "store/store.h"
 #include "util/arena.h"
 #include "util/buf.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/xml.h"
+#include "aws/xml.h"
 #include "util/arena.h"
 #include "util/buf.h"
 

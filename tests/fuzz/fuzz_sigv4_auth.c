@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/timeutil.h"

@@ -1,4 +1,4 @@
-/* test_sigv4.c: the SigV4 signer and verifier against published vectors.
+/* test_aws_sigv4.c: the SigV4 signer and verifier against published vectors.
  *
  * Runs every case of the AWS SigV4 test suite (header and query variants;
  * canonical request, string to sign, signature and signed request must all
@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "util/encoding.h"
@@ -416,7 +416,7 @@ static void doc_header_auth(void **state)
 }
 
 /* The seed (request) signature of the aws-chunked upload example; the chunk
- * signatures and the body itself are in test_chunked.c. */
+ * signatures and the body itself are in test_aws_chunked.c. */
 static void doc_chunked_seed_signature(void **state)
 {
     (void)state;

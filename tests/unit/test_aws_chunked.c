@@ -1,4 +1,4 @@
-/* test_chunked.c: the aws-chunked decoder.
+/* test_aws_chunked.c: the aws-chunked decoder.
  *
  * The AWS "signature calculation for streaming uploads" example (seed and
  * three chunk signatures, the 66824-byte body decoded to 66560 bytes) fed in
@@ -6,8 +6,8 @@
  * framing garbage, size limits, and unsigned bodies with trailers. */
 #include "unit.h"
 
-#include "s3/chunked.h"
-#include "s3/sigv4.h"
+#include "aws/chunked.h"
+#include "aws/sigv4.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "util/error.h"

@@ -7,8 +7,8 @@
  * nothing stored) when they differ. The CRCs are table-driven, eight bytes
  * at a time (slice-by-8); values are written as S3 writes them: the base64
  * of the big-endian CRC, or of the 32-byte digest. */
-#ifndef SILO_S3_CHECKSUM_H
-#define SILO_S3_CHECKSUM_H
+#ifndef SILO_AWS_CHECKSUM_H
+#define SILO_AWS_CHECKSUM_H
 
 #include <stddef.h>
 #include <stdint.h>

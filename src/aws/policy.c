@@ -4,7 +4,7 @@
  * json.dumps (jansson differs in escapes). The checker parses the received
  * policy with jansson, evaluates each condition against the form fields
  * (marking the fields it names), then refuses any field left unmarked. */
-#include "s3/policy.h"
+#include "aws/policy.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -12,10 +12,10 @@
  *
  * A verified request leaves a struct sigv4_auth that carries what the body
  * checks need: the declared payload hash for sigv4_payload_check, or the
- * seed signature and signing key for the aws-chunked decoder (s3/chunked.h).
+ * seed signature and signing key for the aws-chunked decoder (aws/chunked.h).
  * Nothing here allocates memory that outlives a call. */
-#ifndef SILO_S3_SIGV4_H
-#define SILO_S3_SIGV4_H
+#ifndef SILO_AWS_SIGV4_H
+#define SILO_AWS_SIGV4_H
 
 #include <stdbool.h>
 #include <stddef.h>

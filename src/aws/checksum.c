@@ -1,5 +1,5 @@
 /* checksum.c: CRC32, CRC32C and SHA-256 body checksums; see checksum.h. */
-#include "s3/checksum.h"
+#include "aws/checksum.h"
 
 #include <pthread.h>
 #include <string.h>

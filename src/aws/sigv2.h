@@ -14,13 +14,13 @@
  * moves Content-Type, Content-MD5 and x-amz-* headers into the query of a
  * presigned URL, their values are taken from the query when the request
  * has no such header. */
-#ifndef SILO_S3_SIGV2_H
-#define SILO_S3_SIGV2_H
+#ifndef SILO_AWS_SIGV2_H
+#define SILO_AWS_SIGV2_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 #include "util/buf.h"
 
 /* A request as received; all borrowed. */

@@ -1,4 +1,4 @@
-/* test_s3_xml.c: the S3 endpoint's XML writer and its parsers for the
+/* test_aws_xml.c: the S3 endpoint's XML writer and its parsers for the
  * DeleteObjects and CompleteMultipartUpload bodies: escaping, every shape
  * clients send (namespaces, prefixes, quoted ETags, entities, CDATA,
  * comments), and every malformed or hostile body refused (DOCTYPE and
@@ -7,9 +7,9 @@
  * example and botocore's output). */
 #include "unit.h"
 
-#include "s3/checksum.h"
-#include "s3/sigv2.h"
-#include "s3/xml.h"
+#include "aws/checksum.h"
+#include "aws/sigv2.h"
+#include "aws/xml.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/error.h"

@@ -1,4 +1,4 @@
-/* test_policy.c: POST policies, written and checked.
+/* test_aws_policy.c: POST policies, written and checked.
  *
  * The AWS "Browser-Based Upload using HTTP POST (Using AWS Signature
  * Version 4)" example (its exact CRLF policy text, 864 base64 characters,
@@ -7,8 +7,8 @@
  * tests/blackbox/sigv4_reference.py), and every way a form can fail. */
 #include "unit.h"
 
-#include "s3/policy.h"
-#include "s3/sigv4.h"
+#include "aws/policy.h"
+#include "aws/sigv4.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/encoding.h"

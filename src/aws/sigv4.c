@@ -6,7 +6,7 @@
  * X-Amz-* query parameters, the date and the payload mode are all checked
  * (each failure with its own S3 error) before the secret is looked up and
  * the signature is compared in constant time. */
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -15,8 +15,8 @@
  * names match without their namespace prefix. On top of it sit the parsers
  * of the DeleteObjects and CompleteMultipartUpload bodies, which allocate
  * their results from an arena. */
-#ifndef SILO_S3_XML_H
-#define SILO_S3_XML_H
+#ifndef SILO_AWS_XML_H
+#define SILO_AWS_XML_H
 
 #include <stdbool.h>
 #include <stddef.h>

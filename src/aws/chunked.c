@@ -5,7 +5,7 @@
  * (hashing them for signed chunks), DATA_CR/DATA_LF expect the CRLF after
  * the data, TRAILER collects trailer lines until the empty one, DONE refuses
  * anything more. The first error is kept and returned from then on. */
-#include "s3/chunked.h"
+#include "aws/chunked.h"
 
 #include <stdbool.h>
 #include <stdio.h>

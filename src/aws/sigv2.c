@@ -1,5 +1,5 @@
 /* sigv2.c: SigV2 presigned URL verification; see sigv2.h. */
-#include "s3/sigv2.h"
+#include "aws/sigv2.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * buffer per open element. Nothing is allocated per byte and nothing grows
  * past the limits in xml.h, so any input of at most XML_BODY_MAX bytes is
  * parsed in bounded memory and time. */
-#include "s3/xml.h"
+#include "aws/xml.h"
 
 #include <stdarg.h>
 #include <stdio.h>

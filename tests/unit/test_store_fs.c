@@ -1,4 +1,4 @@
-/* test_store.c: src/store: the pure helpers (ranges, key and bucket rules),
+/* test_store_fs.c: src/store: the pure helpers (ranges, key and bucket rules),
  * the shared driver suite run against the fs driver, and what only fs has:
  * its on-disk layout, crash recovery, the root lock and flat memory while
  * streaming.

@@ -15,13 +15,13 @@
  * once the chunk ends: data already passed on is confirmed only when the
  * whole body decodes without error, and the caller must abort the upload
  * on any error. */
-#ifndef SILO_S3_CHUNKED_H
-#define SILO_S3_CHUNKED_H
+#ifndef SILO_AWS_CHUNKED_H
+#define SILO_AWS_CHUNKED_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 
 #define CHUNKED_MAX_LINE 256                 /* chunk header or trailer line, CRLF included */
 #define CHUNKED_MAX_SIZE ((uint64_t)5 << 30) /* one chunk, and the whole decoded body */

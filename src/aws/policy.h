@@ -11,15 +11,15 @@
  * expiration, every condition satisfied and every form field allowed by a
  * condition; it hands back the content-length-range for the caller to
  * enforce while the file streams in. */
-#ifndef SILO_S3_POLICY_H
-#define SILO_S3_POLICY_H
+#ifndef SILO_AWS_POLICY_H
+#define SILO_AWS_POLICY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
-#include "s3/sigv4.h"
+#include "aws/sigv4.h"
 #include "util/arena.h"
 #include "util/buf.h"
 
