@@ -31,7 +31,7 @@
 #include "config.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
-#include "s3/gateway.h"
+#include "s3/endpoint.h"
 #include "store/presign.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -495,6 +495,12 @@ static void drain(struct http_server **servers, size_t n, int64_t timeout)
     }
 }
 
+/* The S3 endpoint's arrival callback (s3/endpoint.h): ctx is the app. */
+static int index_arrival(void *ctx, const char *bucket, const struct store_object_info *info)
+{
+    return objects_index_arrival(ctx, bucket, info);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -518,7 +524,8 @@ static int cmd_serve(int argc, char **argv)
     }
     bool s3_on = strcmp(cfg.s3_listen, "off") != 0;
     if (s3_on) {
-        servers[1] = start_listener("s3", cfg.s3_listen, &cfg, s3_gateway_resolve, s3_gateway_respond_error);
+        servers[1] =
+            start_listener("s3", cfg.s3_listen, &cfg, s3_endpoint_resolve, s3_endpoint_respond_error);
         if (!servers[1]) {
             fprintf(stderr, "silo: cannot listen on %s (setting 's3-listen')\n", cfg.s3_listen);
             http_server_stop(servers[0]);
@@ -542,9 +549,13 @@ static int cmd_serve(int argc, char **argv)
     printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
     printf("data: %s\n", app.cfg.data_dir);
     fflush(stdout);
-    for (int i = 0; i < 2; i++)
-        if (servers[i])
-            http_server_set_app(servers[i], &app);
+    /* The S3 endpoint tells the object index about objects that arrive
+     * through silo's grants (presigned URLs, POST policies). */
+    static struct s3_endpoint s3_endpoint;
+    s3_endpoint = (struct s3_endpoint){.app = &app, .on_arrival = index_arrival, .arrival_ctx = &app};
+    http_server_set_app(servers[0], &app);
+    if (servers[1])
+        http_server_set_app(servers[1], &s3_endpoint);
     log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
              app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
 

@@ -528,7 +528,7 @@ int s3_multipart_complete(struct s3_request *s3)
     if (rc)
         goto done;
     remove_upload(s3->store, record_key(s3, s3->bucket, up.id), up.id);
-    s3_object_created(s3, s3->bucket, s3->key, &info);
+    s3_object_created(s3, s3->bucket, &info);
 
     struct buf location;
     buf_init(&location, 8192);

@@ -3,7 +3,7 @@
  * overrides, sendfile), DeleteObject, DeleteObjects and CopyObject.
  *
  * PutObject writes each decoded slice to the store as it arrives; the
- * gateway verifies the payload hash or chunk signatures when the body
+ * pipeline verifies the payload hash or chunk signatures when the body
  * ends, before finish commits, and the store checks Content-MD5 at commit,
  * so a body that fails any check leaves nothing behind (cleanup aborts the
  * writer). GetObject hands the object's file descriptor to the HTTP layer
@@ -90,7 +90,7 @@ int s3_put_object_finish(struct s3_request *s3)
     st->writer = NULL;
     if (rc)
         return rc;
-    s3_object_created(s3, s3->bucket, s3->key, &info);
+    s3_object_created(s3, s3->bucket, &info);
     char etag[80];
     snprintf(etag, sizeof etag, "\"%s\"", info.etag);
     http_add_header(s3->req, "ETag", etag);
@@ -345,7 +345,7 @@ int s3_copy_object(struct s3_request *s3)
     }
     if (rc)
         goto done;
-    s3_object_created(s3, s3->bucket, s3->key, &info);
+    s3_object_created(s3, s3->bucket, &info);
     char modified[25];
     s3_time_iso(info.last_modified, modified);
     xml_begin(&w, &doc, "CopyObjectResult", true);

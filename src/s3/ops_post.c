@@ -54,15 +54,6 @@ static const char *field(const struct post_state *st, const char *name)
     return NULL;
 }
 
-static int lookup_secret(void *ctx, const char *access_key_id, struct buf *secret_out)
-{
-    const struct app *app = ctx;
-    if (!app->inst.s3_access_key || !*app->inst.s3_access_key ||
-        strcmp(access_key_id, app->inst.s3_access_key) != 0)
-        return SILO_ENOTFOUND;
-    return buf_append_str(secret_out, app->inst.s3_secret_key);
-}
-
 /* The file part begins: check the form, open the writer. */
 static int begin_file(struct s3_request *s3, struct post_state *st, const char *filename)
 {
@@ -85,7 +76,7 @@ static int begin_file(struct s3_request *s3, struct post_state *st, const char *
         return SILO_ENOMEM;
     st->fields[key_index].value = st->key;
 
-    struct sigv4_verifier v = {lookup_secret, s3->app, NULL, time_now()};
+    struct sigv4_verifier v = {s3_lookup_secret, s3->app, NULL, time_now()};
     if (policy_check(&v, s3->bucket, st->fields, st->field_count, &st->policy)) {
         enum sigv4_error e = st->policy.error;
         return s3_error(s3, sigv4_error_status(e), sigv4_error_code(e), "%s", st->policy.message);
@@ -251,7 +242,7 @@ int s3_post_object_finish(struct s3_request *s3)
     st->writer = NULL;
     if (rc)
         return rc;
-    s3_object_created(s3, s3->bucket, st->key, &info);
+    s3_object_created(s3, s3->bucket, &info);
 
     char etag[80];
     snprintf(etag, sizeof etag, "\"%s\"", info.etag);

@@ -1,7 +1,9 @@
-/* s3_int.h: what the S3 endpoint's files share (gateway.c, ops_*.c).
+/* s3_int.h: what the S3 endpoint's files share: the pipeline (pipeline.c),
+ * the helpers of the operations (request.c), the operation table and
+ * router (ops.c) and the operations (ops_*.c).
  *
  * A request is resolved to one struct s3_op: an http_handler (always the
- * gateway's generic callbacks) plus the operation's own steps. The gateway
+ * pipeline's generic callbacks) plus the operation's own steps. The pipeline
  * runs the common part of every request: addressing (bucket and key from a
  * path-style or virtual-hosted request), CORS and request-id headers, SigV4
  * verification, and the body pipeline: aws-chunked decoding, the
@@ -11,7 +13,7 @@
  * the whole body arrived and was verified.
  *
  * Operation steps return 0 to go on, S3_ANSWERED once they answered (an
- * error or early success), or a negative silo error, which the gateway maps
+ * error or early success), or a negative silo error, which the pipeline maps
  * to an S3 error. */
 #ifndef SILO_S3_S3_INT_H
 #define SILO_S3_S3_INT_H
@@ -19,14 +21,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "app.h"
 #include "http/server.h"
 #include "aws/checksum.h"
 #include "aws/chunked.h"
-#include "s3/gateway.h"
 #include "aws/sigv4.h"
 #include "aws/xml.h"
+#include "s3/endpoint.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -42,6 +45,20 @@
 #define S3_RESPONSE_MAX (16 << 20) /* largest XML document answered */
 #define S3_COPY_BUFFER (1 << 20)   /* one buffer per copy or assembly */
 #define S3_OWNER_NAME "silo"
+#define S3_MAX_HEADERS 256 /* request headers looked at (SigV4, x-amz-meta-*) */
+
+/* How the request that created an object proved who sent it. */
+enum s3_auth_kind {
+    S3_AUTH_HEADER,    /* Authorization header (SigV4) */
+    S3_AUTH_PRESIGNED, /* presigned URL (X-Amz-* query parameters) */
+    S3_AUTH_POST,      /* browser POST form with a signed policy */
+};
+
+struct s3_auth {
+    enum s3_auth_kind kind;
+    char access_key_id[SIGV4_MAX_ACCESS_KEY + 1];
+    time_t expires_at; /* presigned URL or policy expiry; 0 for header auth */
+};
 
 enum s3_check {
     S3_CHECK_SIGV4, /* header or presigned SigV4 */
@@ -70,7 +87,8 @@ struct s3_op {
 /* Per-request state, arena-owned (req->handler_state). */
 struct s3_request {
     struct http_request *req;
-    struct app *app;
+    const struct s3_endpoint *endpoint;
+    struct app *app; /* endpoint->app */
     struct store *store;
     const struct s3_op *op;
     const char *bucket; /* decoded; NULL when the request names none */
@@ -80,7 +98,7 @@ struct s3_request {
     bool common_headers;
     struct s3_auth who;
     struct sigv4_auth auth;
-    /* body pipeline (gateway.c) */
+    /* body pipeline (pipeline.c) */
     struct chunked_decoder *chunked;
     struct sigv4_payload_check sha256;
     bool check_sha256;
@@ -94,7 +112,23 @@ struct s3_request {
     void *op_state; /* the operation's own, freed by op->cleanup */
 };
 
-/* ---- routing (gateway.c) ---- */
+/* ---- the pipeline (pipeline.c) ---- */
+
+/* The http_handler callbacks of every operation (see the file comment). */
+int s3_pipeline_headers(struct http_request *req);
+int s3_pipeline_body(struct http_request *req, const char *data, size_t n);
+int s3_pipeline_complete(struct http_request *req);
+void s3_pipeline_cleanup(struct http_request *req);
+
+/* sigv4_secret_fn over the instance's one key pair; ctx is the struct app. */
+int s3_lookup_secret(void *ctx, const char *access_key_id, struct buf *secret_out);
+
+/* Tells the endpoint's arrival callback about an object the request
+ * created, when the request used a grant silo issues (presigned URL, POST
+ * policy); see endpoint.h. */
+void s3_object_created(struct s3_request *s3, const char *bucket, const struct store_object_info *info);
+
+/* ---- routing (ops.c) ---- */
 
 /* What the router looks at; all borrowed. */
 struct s3_route_request {
@@ -120,7 +154,16 @@ struct s3_route {
  * with out->status, ->code and ->message set. */
 int s3_route(struct arena *arena, const struct s3_route_request *in, struct s3_route *out);
 
-/* ---- answering (gateway.c) ---- */
+/* ---- answering and reading the request (request.c) ---- */
+
+/* Answers an S3 error with its code ("NoSuchKey") and message, before any
+ * request state exists (resolve) or from it. */
+void s3_respond_error(struct http_request *req, int status, const char *code, const char *message);
+/* Adds x-amz-request-id and, for an allowed Origin, the CORS headers; once
+ * per request. */
+void s3_add_common_headers(struct http_request *req);
+/* True when the s3-cors-origins list of app allows origin. */
+bool s3_origin_allowed(const struct app *app, const char *origin);
 
 /* Answers an S3 error; returns S3_ANSWERED. */
 int s3_error(struct s3_request *s3, int status, const char *code, const char *fmt, ...)
@@ -155,9 +198,6 @@ int s3_get_conditions(struct s3_request *s3, const struct store_object_info *inf
 bool s3_bucket_hidden(const char *bucket);
 /* "2025-01-26T10:15:00.000Z" into out (25 bytes). */
 void s3_time_iso(time_t t, char out[25]);
-/* Calls s3_on_object_created with the request's principal. */
-void s3_object_created(struct s3_request *s3, const char *bucket, const char *key,
-                       const struct store_object_info *info);
 
 /* ---- operations (ops_*.c) ---- */
 
