@@ -73,6 +73,11 @@ struct sigv4_signer {
 
 /* ---- Pure steps ---------------------------------------------------------- */
 
+/* Finds the only header of req called name (case-insensitive): 0 with
+ * *value_out set (borrowed; NULL when absent), or SILO_EINVAL when it
+ * appears more than once. */
+int sigv4_single_header(const struct sigv4_request *req, const char *name, const char **value_out);
+
 /* Appends the canonical URI of a wire path ("/" when empty). SILO_EINVAL
  * when S3 rules cannot percent-decode it. */
 int sigv4_canonical_path(struct buf *out, const char *path, unsigned flags);
