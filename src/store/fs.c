@@ -21,9 +21,10 @@
  * row references, so a crash at any step leaves no visible half-object, and
  * open() unlinks whatever `pending` names and everything in tmp/.
  *
- * The catalog (fs_catalog.c) runs synchronous=NORMAL, except that a transaction after which
- * a file gets unlinked (overwrite, delete) commits with synchronous=FULL:
- * otherwise a power loss could roll the row back to a file already gone.
+ * The catalog (fs_catalog.c) runs synchronous=NORMAL, except that a
+ * transaction after which a file gets unlinked (overwrite, delete) commits
+ * with synchronous=FULL: otherwise a power loss could roll the row back to
+ * a file already gone. Listing is a range scan of the catalog (fs_list.c).
  *
  * Threads: the catalog is a small pool of SQLite connections, each used by
  * one thread at a time with its own prepared statements, so reads run in
