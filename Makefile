@@ -5,7 +5,7 @@
 CC      ?= gcc
 BUILD   := build
 PKGS    := libmicrohttpd libcurl openssl jansson sqlite3 libpq libavformat libavcodec \
-           libswresample libswscale libavutil pocketsphinx libmagic
+           libswresample libswscale libavutil pocketsphinx libmagic expat zlib
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(WARN)
 LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm

@@ -1,18 +1,25 @@
-/* checksum.c: CRC32, CRC32C and SHA-256 body checksums; see checksum.h. */
+/* checksum.c: CRC32, CRC32C and SHA-256 body checksums; see checksum.h.
+ *
+ * CRC32 is zlib's crc32_z() and SHA-256 OpenSSL's (util/crypto.h). CRC32C
+ * (Castagnoli) is hand-written, table-driven eight bytes at a time
+ * (slice-by-8): no Debian 12 package ships a C library for it (zlib and
+ * OpenSSL have only the IEEE polynomial; Debian packages CRC32C for
+ * Python alone). */
 #include "aws/checksum.h"
 
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
+#include <zlib.h>
+
 #include "util/buf.h"
 #include "util/encoding.h"
 #include "util/error.h"
 
-#define POLY_CRC32 0xEDB88320u  /* IEEE 802.3, reflected */
 #define POLY_CRC32C 0x82F63B78u /* Castagnoli, reflected */
 
-static uint32_t tables[2][8][256];
+static uint32_t table_crc32c[8][256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void build(uint32_t table[8][256], uint32_t poly)
@@ -28,11 +35,7 @@ static void build(uint32_t table[8][256], uint32_t poly)
             table[k][i] = (table[k - 1][i] >> 8) ^ table[0][table[k - 1][i] & 0xff];
 }
 
-static void build_tables(void)
-{
-    build(tables[0], POLY_CRC32);
-    build(tables[1], POLY_CRC32C);
-}
+static void build_tables(void) { build(table_crc32c, POLY_CRC32C); }
 
 static uint32_t crc_update(uint32_t t[8][256], uint32_t crc, const unsigned char *p, size_t n)
 {
@@ -53,14 +56,15 @@ static uint32_t crc_update(uint32_t t[8][256], uint32_t crc, const unsigned char
 
 uint32_t checksum_crc32(uint32_t crc, const void *data, size_t n)
 {
-    pthread_once(&tables_once, build_tables);
-    return crc_update(tables[0], crc, data, n);
+    if (n == 0) /* zlib answers its initial value for a NULL buffer */
+        return crc;
+    return (uint32_t)crc32_z(crc, data, n);
 }
 
 uint32_t checksum_crc32c(uint32_t crc, const void *data, size_t n)
 {
     pthread_once(&tables_once, build_tables);
-    return crc_update(tables[1], crc, data, n);
+    return crc_update(table_crc32c, crc, data, n);
 }
 
 static const char *const names[] = {[CHECKSUM_NONE] = "",

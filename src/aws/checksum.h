@@ -4,9 +4,10 @@
  * SHA-256 of every upload, in an x-amz-checksum-<algorithm> header or, for
  * aws-chunked bodies, in a trailer. The S3 endpoint computes the same
  * checksum while the body streams and refuses the upload (BadDigest,
- * nothing stored) when they differ. The CRCs are table-driven, eight bytes
- * at a time (slice-by-8); values are written as S3 writes them: the base64
- * of the big-endian CRC, or of the 32-byte digest. */
+ * nothing stored) when they differ. CRC32 comes from zlib, SHA-256 from
+ * OpenSSL, CRC32C is table-driven here (see checksum.c); values are written
+ * as S3 writes them: the base64 of the big-endian CRC, or of the 32-byte
+ * digest. */
 #ifndef SILO_AWS_CHECKSUM_H
 #define SILO_AWS_CHECKSUM_H
 

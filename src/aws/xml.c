@@ -1,11 +1,17 @@
-/* xml.c: S3 XML writer and request-body parser; see xml.h.
+/* xml.c: S3 XML writer and parser; see xml.h.
  *
- * The parser is a single pass over the body with an explicit element stack
- * (XML_MAX_DEPTH entries of fixed-size local names) and one bounded text
- * buffer per open element. Nothing is allocated per byte and nothing grows
- * past the limits in xml.h, so any input of at most XML_BODY_MAX bytes is
- * parsed in bounded memory and time. */
+ * The parser is libexpat (Debian libexpat1-dev) behind a small element
+ * stack: XML_MAX_DEPTH entries of fixed-size local names and one bounded
+ * text buffer per open element. Hardening on top of expat's own checks: a
+ * DOCTYPE (and so any entity declaration) stops the parse, parameter
+ * entities are never parsed and no external entity handler exists, the
+ * body, the depth, the text of one element and the number of elements are
+ * capped (util/limits.h), so any input of at most XML_BODY_MAX bytes is
+ * parsed in bounded memory and time. The writer is a few appends to a
+ * bounded buffer, which needs no library. */
 #include "aws/xml.h"
+
+#include <expat.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +22,8 @@
 #include "util/encoding.h"
 #include "util/error.h"
 
-#define NAME_MAX_LEN 63
+#define NAME_MAX_LEN 63                       /* a local element name */
+#define XML_MAX_NAME_BYTES (4 * NAME_MAX_LEN) /* a qualified name as written */
 
 /* ---- Writer -------------------------------------------------------------- */
 
@@ -137,246 +144,106 @@ int xml_end(struct xml_writer *w, const char *root)
 /* ---- Parser -------------------------------------------------------------- */
 
 struct parser {
-    const char *p, *end;
+    XML_Parser xp;
     size_t depth;
-    bool root_seen;
+    size_t elements;                             /* start tags seen */
     char names[XML_MAX_DEPTH][NAME_MAX_LEN + 1]; /* local names */
-    const char *raw[XML_MAX_DEPTH];              /* qualified names in the input, for end tags */
-    size_t raw_len[XML_MAX_DEPTH];
     const char *path[XML_MAX_DEPTH];
     struct buf text[XML_MAX_DEPTH];
     bool has_children[XML_MAX_DEPTH]; /* then its own text is not kept */
     xml_element_fn on_element;
     void *arg;
+    int rc; /* the first error a handler raised: it stopped the parser */
 };
 
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-static bool name_char(unsigned char c, bool first)
+/* Stops the parse with rc (the first error sticks). */
+static void stop(struct parser *ps, int rc)
 {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':' || c >= 0x80)
-        return true;
-    return !first && ((c >= '0' && c <= '9') || c == '-' || c == '.');
+    if (!ps->rc)
+        ps->rc = rc;
+    XML_StopParser(ps->xp, XML_FALSE);
 }
 
-static void skip_space(struct parser *ps)
+static void on_start(void *user, const XML_Char *name, const XML_Char **attributes)
 {
-    while (ps->p < ps->end && is_space(*ps->p))
-        ps->p++;
-}
-
-static bool starts(const struct parser *ps, const char *s)
-{
-    size_t n = strlen(s);
-    return (size_t)(ps->end - ps->p) >= n && memcmp(ps->p, s, n) == 0;
-}
-
-/* Moves past the next occurrence of terminator; EINVAL when there is none. */
-static int skip_past(struct parser *ps, const char *terminator)
-{
-    size_t n = strlen(terminator);
-    const char *hit = memmem(ps->p, (size_t)(ps->end - ps->p), terminator, n);
-    if (!hit)
-        return SILO_EINVAL;
-    ps->p = hit + n;
-    return 0;
-}
-
-static int read_name(struct parser *ps, const char **name_out, size_t *len_out)
-{
-    const char *start = ps->p;
-    if (ps->p >= ps->end || !name_char((unsigned char)*ps->p, true))
-        return SILO_EINVAL;
-    while (ps->p < ps->end && name_char((unsigned char)*ps->p, false))
-        ps->p++;
-    *name_out = start;
-    *len_out = (size_t)(ps->p - start);
-    return *len_out <= 4 * NAME_MAX_LEN ? 0 : SILO_ETOOBIG;
-}
-
-static int append_utf8(struct buf *out, unsigned long cp)
-{
-    char bytes[4];
-    size_t n;
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return SILO_EINVAL;
-    if (cp < 0x80) {
-        bytes[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        bytes[0] = (char)(0xC0 | cp >> 6);
-        bytes[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        bytes[0] = (char)(0xE0 | cp >> 12);
-        bytes[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        bytes[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        bytes[0] = (char)(0xF0 | cp >> 18);
-        bytes[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        bytes[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        bytes[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
+    struct parser *ps = user;
+    (void)attributes; /* S3 bodies carry nothing in attributes but xmlns */
+    if (ps->rc)
+        return;
+    size_t len = strlen(name);
+    if (len > XML_MAX_NAME_BYTES || ps->depth == XML_MAX_DEPTH || ++ps->elements > XML_MAX_ELEMENTS) {
+        stop(ps, SILO_ETOOBIG);
+        return;
     }
-    return buf_append(out, bytes, n);
-}
-
-/* Decodes the entity at ps->p ('&') into out. */
-static int read_entity(struct parser *ps, struct buf *out)
-{
-    static const struct {
-        const char *name;
-        char c;
-    } named[] = {{"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"quot", '"'}, {"apos", '\''}};
-    const char *semi = memchr(ps->p, ';', (size_t)(ps->end - ps->p) < 12 ? (size_t)(ps->end - ps->p) : 12);
-    if (!semi)
-        return SILO_EINVAL;
-    const char *body = ps->p + 1;
-    size_t len = (size_t)(semi - body);
-    ps->p = semi + 1;
-    if (len >= 2 && body[0] == '#') {
-        bool hex = body[1] == 'x';
-        unsigned long cp = 0;
-        size_t i = hex ? 2 : 1;
-        if (i >= len)
-            return SILO_EINVAL;
-        for (; i < len; i++) {
-            char c = body[i];
-            int d = c >= '0' && c <= '9'          ? c - '0'
-                    : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                  : -1;
-            if (d < 0 || cp > 0x10FFFF)
-                return SILO_EINVAL;
-            cp = cp * (hex ? 16 : 10) + (unsigned long)d;
-        }
-        return append_utf8(out, cp);
-    }
-    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
-        if (strlen(named[i].name) == len && memcmp(named[i].name, body, len) == 0)
-            return buf_append(out, &named[i].c, 1);
-    return SILO_EINVAL;
-}
-
-static int read_text(struct parser *ps)
-{
-    struct buf *text = ps->depth ? &ps->text[ps->depth - 1] : NULL;
-    bool keep = text && !ps->has_children[ps->depth - 1];
-    while (ps->p < ps->end && *ps->p != '<') {
-        int rc;
-        if (*ps->p == '\0')
-            return SILO_EINVAL;
-        if (!text) { /* outside the root only white space may appear */
-            if (!is_space(*ps->p))
-                return SILO_EINVAL;
-            ps->p++;
-            continue;
-        }
-        if (*ps->p == '&') {
-            struct buf ignored;
-            buf_init(&ignored, 8);
-            rc = read_entity(ps, keep ? text : &ignored);
-            buf_free(&ignored);
-        } else {
-            const char *start = ps->p;
-            while (ps->p < ps->end && *ps->p != '<' && *ps->p != '&' && *ps->p != '\0')
-                ps->p++;
-            rc = keep ? buf_append(text, start, (size_t)(ps->p - start)) : 0;
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int element_end(struct parser *ps)
-{
-    struct buf *text = &ps->text[ps->depth - 1];
-    int rc = ps->on_element(ps->arg, ps->path, ps->depth, buf_str(text), text->len);
-    buf_reset(text);
-    ps->depth--;
-    return rc;
-}
-
-static int read_start_tag(struct parser *ps)
-{
-    const char *name;
-    size_t len;
-    int rc;
-    ps->p++; /* '<' */
-    if ((rc = read_name(ps, &name, &len)))
-        return rc;
-    if (ps->depth == 0 && ps->root_seen)
-        return SILO_EINVAL; /* a second root */
-    if (ps->depth == XML_MAX_DEPTH)
-        return SILO_ETOOBIG;
-    const char *colon = memchr(name, ':', len);
+    const char *colon = strchr(name, ':'); /* no namespace processing: names match without prefix */
     const char *local = colon ? colon + 1 : name;
     size_t local_len = len - (size_t)(local - name);
-    if (local_len == 0 || local_len > NAME_MAX_LEN)
-        return SILO_EINVAL;
+    if (local_len == 0 || local_len > NAME_MAX_LEN) {
+        stop(ps, SILO_EINVAL);
+        return;
+    }
     size_t d = ps->depth;
     if (d > 0 && !ps->has_children[d - 1]) { /* mixed content: the parent's text is dropped */
         ps->has_children[d - 1] = true;
         buf_reset(&ps->text[d - 1]);
     }
     ps->has_children[d] = false;
-    memcpy(ps->names[d], local, local_len);
-    ps->names[d][local_len] = '\0';
+    memcpy(ps->names[d], local, local_len + 1);
     ps->path[d] = ps->names[d];
-    ps->raw[d] = name;
-    ps->raw_len[d] = len;
     buf_reset(&ps->text[d]);
     ps->depth++;
-    ps->root_seen = true;
-    for (;;) { /* attributes, skipped */
-        skip_space(ps);
-        if (ps->p >= ps->end)
-            return SILO_EINVAL;
-        if (*ps->p == '>') {
-            ps->p++;
-            return 0;
-        }
-        if (starts(ps, "/>")) {
-            ps->p += 2;
-            return element_end(ps);
-        }
-        const char *attr;
-        size_t attr_len;
-        if ((rc = read_name(ps, &attr, &attr_len)))
-            return rc;
-        skip_space(ps);
-        if (ps->p >= ps->end || *ps->p != '=')
-            return SILO_EINVAL;
-        ps->p++;
-        skip_space(ps);
-        if (ps->p >= ps->end || (*ps->p != '"' && *ps->p != '\''))
-            return SILO_EINVAL;
-        char quote = *ps->p++;
-        const char *close = memchr(ps->p, quote, (size_t)(ps->end - ps->p));
-        if (!close || memchr(ps->p, '<', (size_t)(close - ps->p)))
-            return SILO_EINVAL;
-        ps->p = close + 1;
-    }
 }
 
-static int read_end_tag(struct parser *ps)
+static void on_end(void *user, const XML_Char *name)
 {
-    const char *name;
-    size_t len;
-    int rc;
-    ps->p += 2; /* "</" */
-    if ((rc = read_name(ps, &name, &len)))
-        return rc;
-    skip_space(ps);
-    if (ps->p >= ps->end || *ps->p != '>')
-        return SILO_EINVAL;
-    ps->p++;
-    size_t d = ps->depth;
-    if (d == 0 || ps->raw_len[d - 1] != len || memcmp(ps->raw[d - 1], name, len) != 0)
-        return SILO_EINVAL;
-    return element_end(ps);
+    struct parser *ps = user;
+    (void)name; /* expat has checked that it matches the start tag */
+    if (ps->rc || ps->depth == 0)
+        return;
+    struct buf *text = &ps->text[ps->depth - 1];
+    int rc = ps->on_element(ps->arg, ps->path, ps->depth, buf_str(text), text->len);
+    buf_reset(text);
+    ps->depth--;
+    if (rc)
+        stop(ps, rc);
+}
+
+/* Character data, CDATA sections included, entities already decoded. */
+static void on_text(void *user, const XML_Char *s, int len)
+{
+    struct parser *ps = user;
+    if (ps->rc || ps->depth == 0 || ps->has_children[ps->depth - 1])
+        return;
+    int rc = buf_append(&ps->text[ps->depth - 1], s, (size_t)len);
+    if (rc)
+        stop(ps, rc);
+}
+
+/* A document type declaration (and with it any entity declaration) is
+ * refused outright: no internal entity expansion, no external entity. */
+static void on_doctype(void *user, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                       int has_internal_subset)
+{
+    (void)name;
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal_subset;
+    stop(user, SILO_EINVAL);
+}
+
+static void on_entity(void *user, const XML_Char *name, int is_parameter, const XML_Char *value,
+                      int value_length, const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
+                      const XML_Char *notation)
+{
+    (void)name;
+    (void)is_parameter;
+    (void)value;
+    (void)value_length;
+    (void)base;
+    (void)sysid;
+    (void)pubid;
+    (void)notation;
+    stop(user, SILO_EINVAL);
 }
 
 int xml_parse(const char *data, size_t n, xml_element_fn on_element, void *arg)
@@ -388,39 +255,30 @@ int xml_parse(const char *data, size_t n, xml_element_fn on_element, void *arg)
     ps = calloc(1, sizeof *ps);
     if (!ps)
         return SILO_ENOMEM;
-    ps->p = data;
-    ps->end = data + n;
     ps->on_element = on_element;
     ps->arg = arg;
     for (size_t i = 0; i < XML_MAX_DEPTH; i++)
         buf_init(&ps->text[i], XML_MAX_TEXT);
-    if (starts(ps, "\xEF\xBB\xBF"))
-        ps->p += 3;
-    while (!rc && ps->p < ps->end) {
-        if (*ps->p != '<')
-            rc = read_text(ps);
-        else if (starts(ps, "<?"))
-            rc = skip_past(ps, "?>");
-        else if (starts(ps, "<!--"))
-            rc = skip_past(ps, "-->");
-        else if (starts(ps, "<![CDATA[")) {
-            const char *start = ps->p + 9;
-            ps->p = start;
-            if (ps->depth == 0 || (rc = skip_past(ps, "]]>")))
-                rc = SILO_EINVAL;
-            else if (memchr(start, '\0', (size_t)(ps->p - 3 - start)))
-                rc = SILO_EINVAL;
-            else if (!ps->has_children[ps->depth - 1])
-                rc = buf_append(&ps->text[ps->depth - 1], start, (size_t)(ps->p - 3 - start));
-        } else if (starts(ps, "<!"))
-            rc = SILO_EINVAL; /* DOCTYPE and declarations: never */
-        else if (starts(ps, "</"))
-            rc = read_end_tag(ps);
-        else
-            rc = read_start_tag(ps);
+    /* S3 bodies are UTF-8 whatever they declare; no namespace processing. */
+    ps->xp = XML_ParserCreate("UTF-8");
+    if (!ps->xp) {
+        rc = SILO_ENOMEM;
+        goto fail;
     }
-    if (!rc && (ps->depth != 0 || !ps->root_seen))
-        rc = SILO_EINVAL;
+    XML_SetUserData(ps->xp, ps);
+    XML_SetElementHandler(ps->xp, on_start, on_end);
+    XML_SetCharacterDataHandler(ps->xp, on_text);
+    XML_SetStartDoctypeDeclHandler(ps->xp, on_doctype);
+    XML_SetEntityDeclHandler(ps->xp, on_entity);
+    XML_SetParamEntityParsing(ps->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    /* No external entity handler is set: expat never loads one. */
+    if (XML_Parse(ps->xp, data, (int)n, XML_TRUE) != XML_STATUS_OK)
+        rc = ps->rc ? ps->rc : XML_GetErrorCode(ps->xp) == XML_ERROR_NO_MEMORY ? SILO_ENOMEM : SILO_EINVAL;
+    else if (ps->rc)
+        rc = ps->rc;
+fail:
+    if (ps->xp)
+        XML_ParserFree(ps->xp);
     for (size_t i = 0; i < XML_MAX_DEPTH; i++)
         buf_free(&ps->text[i]);
     free(ps);
@@ -428,6 +286,8 @@ int xml_parse(const char *data, size_t n, xml_element_fn on_element, void *arg)
 }
 
 /* ---- The two S3 bodies --------------------------------------------------- */
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* Strips leading and trailing white space: returns the start, sets *len. */
 static const char *trimmed(const char *text, size_t *len)

@@ -5,16 +5,20 @@
  * response), escaping text for XML 1.0; errors stick in the writer, so a
  * whole document is written and checked once at the end.
  *
- * The parser reads a complete body of at most XML_BODY_MAX bytes. It knows
- * elements, attributes (skipped), character data with the five predefined
+ * The parser (libexpat underneath) reads a complete UTF-8 body of at most
+ * XML_BODY_MAX bytes: well-formed XML 1.0, with the five predefined
  * entities and numeric references, CDATA sections, comments and processing
  * instructions; it refuses DOCTYPE (so there is no entity expansion and no
- * external entity), mismatched tags, nesting deeper than XML_MAX_DEPTH and
- * text longer than XML_MAX_TEXT. Only the text of elements without child
- * elements is kept (the white space between elements is dropped). Element
- * names match without their namespace prefix. On top of it sit the parsers
- * of the DeleteObjects and CompleteMultipartUpload bodies, which allocate
- * their results from an arena. */
+ * external entity), mismatched tags, characters XML 1.0 does not allow
+ * (raw or as references), nesting deeper than XML_MAX_DEPTH, more than
+ * XML_MAX_ELEMENTS elements and text longer than XML_MAX_TEXT. Line ends
+ * in text are normalised as XML says (CR LF and CR become LF; "&#13;"
+ * stays CR). Attributes are skipped. Only the text of elements without
+ * child elements is kept (the white space between elements is dropped).
+ * Element names match without their namespace prefix. It serves the
+ * endpoint's request bodies and the store client's remote answers. On top
+ * of it sit the parsers of the DeleteObjects and CompleteMultipartUpload
+ * bodies, which allocate their results from an arena. */
 #ifndef SILO_AWS_XML_H
 #define SILO_AWS_XML_H
 
@@ -27,7 +31,8 @@
 
 #define XML_BODY_MAX (2 << 20) /* largest request body parsed */
 #define XML_MAX_DEPTH 16
-#define XML_MAX_TEXT 8192   /* character data of one element */
+#define XML_MAX_TEXT 8192 /* character data of one element */
+#define XML_MAX_ELEMENTS 200000
 #define XML_DELETE_MAX 1000 /* objects in one DeleteObjects request */
 #define XML_PARTS_MAX 10000 /* parts in one CompleteMultipartUpload */
 #define XML_S3_NAMESPACE "http://s3.amazonaws.com/doc/2006-03-01/"

@@ -1,14 +1,12 @@
-/* test_aws_xml.c: the S3 endpoint's XML writer and its parsers for the
- * DeleteObjects and CompleteMultipartUpload bodies: escaping, every shape
- * clients send (namespaces, prefixes, quoted ETags, entities, CDATA,
- * comments), and every malformed or hostile body refused (DOCTYPE and
- * entities, mismatched tags, depth, sizes, counts). Also the body
- * checksums and the SigV2 presigned-URL string to sign (AWS's documented
- * example and botocore's output). */
+/* test_aws_xml.c: src/aws/xml.c, the S3 XML writer and the expat-based
+ * parser with its DeleteObjects and CompleteMultipartUpload bodies:
+ * escaping, every shape clients send (namespaces, prefixes, quoted ETags,
+ * entities, CDATA, comments), and every malformed or hostile body refused
+ * (DOCTYPE, internal and external entities, the billion laughs, characters
+ * XML 1.0 does not allow, mismatched tags, depth, sizes, element counts),
+ * and line-end normalisation. */
 #include "unit.h"
 
-#include "aws/checksum.h"
-#include "aws/sigv2.h"
 #include "aws/xml.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -242,130 +240,104 @@ static void parses_complete_bodies(void **state)
     arena_free(arena);
 }
 
-/* ---- checksums ---- */
+/* ---- hostile documents ---- */
 
-static void computes_checksums(void **state)
+static void refuses_hostile_documents(void **state)
 {
     (void)state;
-    /* the standard check values over "123456789" */
-    assert_int_equal(checksum_crc32(0, "123456789", 9), 0xCBF43926u);
-    assert_int_equal(checksum_crc32c(0, "123456789", 9), 0xE3069283u);
-    assert_int_equal(checksum_crc32(0, "", 0), 0);
-    /* streaming in odd slices gives the same value */
-    char data[1000];
-    for (size_t i = 0; i < sizeof data; i++)
-        data[i] = (char)(i * 7 + 3);
-    uint32_t whole = checksum_crc32c(0, data, sizeof data), sliced = 0;
-    for (size_t off = 0; off < sizeof data; off += 13)
-        sliced = checksum_crc32c(sliced, data + off, sizeof data - off < 13 ? sizeof data - off : 13);
-    assert_int_equal(whole, sliced);
-
-    struct checksum c;
-    char out[CHECKSUM_BASE64_MAX];
-    assert_int_equal(checksum_init(&c, checksum_kind_of("X-Amz-Checksum-CRC32")), 0);
-    assert_int_equal(checksum_update(&c, "123456789", 9), 0);
-    assert_int_equal(checksum_final(&c, out), 0);
-    assert_string_equal(out, "y/Q5Jg=="); /* base64 of cb f4 39 26 */
-    assert_int_equal(checksum_init(&c, CHECKSUM_SHA256), 0);
-    assert_int_equal(checksum_final(&c, out), 0);
-    assert_string_equal(out, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
-    assert_int_equal(checksum_kind_of("x-amz-checksum-sha1"), CHECKSUM_NONE);
-    assert_int_equal(checksum_kind_of("x-amz-checksum-algorithm"), CHECKSUM_NONE);
-    assert_int_equal(checksum_kind_of(NULL), CHECKSUM_NONE);
-}
-
-/* ---- SigV2 presigned URLs ---- */
-
-static int secret_of(void *ctx, const char *key, struct buf *out)
-{
-    (void)ctx;
-    if (strcmp(key, "AKIAIOSFODNN7EXAMPLE") != 0)
-        return SILO_ENOTFOUND;
-    return buf_append_str(out, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-}
-
-static void verifies_sigv2_presigned_urls(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *method, *resource, *query, *content_type, *string_to_sign;
-        int rc;
-    } cases[] = {
-        /* the S3 documentation's query string authentication example */
-        {"GET", "/johnsmith/photos/puppy.jpg",
-         "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620",
-         NULL, "GET\n\n\n1175139620\n/johnsmith/photos/puppy.jpg", 0},
-        /* botocore 1.29: sub-resources sorted, values decoded, x-id ignored */
-        {"GET", "/media/a%20b/c%2Bd.txt",
-         "response-content-type=text%2Fplain&x-id=GetObject&uploadId=abc&AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&"
-         "Signature=%2Bcsn0pRtx%2BzL%2BYPa1kC9k%2FFZIpE%3D&Expires=1175139620",
-         NULL, "GET\n\n\n1175139620\n/media/a%20b/c%2Bd.txt?response-content-type=text/plain&uploadId=abc",
-         0},
-        /* botocore moves Content-Type and x-amz-* into the query */
-        {"PUT", "/media/up.bin",
-         "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=zrNRYa%2BEdc%2B0IbtDvgKxsY9sl2M%3D&content-type="
-         "audio%2Fmpeg&"
-         "x-amz-meta-user=u1&Expires=1175139620",
-         NULL, "PUT\n\naudio/mpeg\n1175139620\nx-amz-meta-user:u1\n/media/up.bin", 0},
-        /* the same with the Content-Type header sent instead */
-        {"PUT", "/media/up.bin",
-         "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=zrNRYa%2BEdc%2B0IbtDvgKxsY9sl2M%3D&x-amz-meta-user="
-         "u1&"
-         "Expires=1175139620",
-         "audio/mpeg", "PUT\n\naudio/mpeg\n1175139620\nx-amz-meta-user:u1\n/media/up.bin", 0},
-        /* another path, method or key fails */
-        {"GET", "/johnsmith/photos/kitten.jpg",
-         "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620",
-         NULL, NULL, SILO_ESIGNATURE},
-        {"PUT", "/johnsmith/photos/puppy.jpg",
-         "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620",
-         NULL, NULL, SILO_ESIGNATURE},
-        {"GET", "/johnsmith/photos/puppy.jpg",
-         "AWSAccessKeyId=AKIDOTHER&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620", NULL, NULL,
-         SILO_EUNAUTHORIZED},
-        {"GET", "/johnsmith/photos/puppy.jpg",
-         "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=11751396x0",
-         NULL, NULL, SILO_EINVAL},
+    static const char *const bad[] = {
+        /* the billion laughs: refused at the DOCTYPE, nothing is expanded */
+        "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">"
+        "<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+        "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]>"
+        "<Delete><Object><Key>&lol3;</Key></Object></Delete>",
+        /* an external entity: never loaded */
+        "<!DOCTYPE d [<!ENTITY x SYSTEM "
+        "\"file:///etc/passwd\">]><Delete><Object><Key>&x;</Key></Object></Delete>",
+        /* a parameter entity and an external DTD */
+        "<!DOCTYPE d [<!ENTITY % p SYSTEM \"http://127.0.0.1:1/x.dtd\"> "
+        "%p;]><Delete><Object><Key>a</Key></Object>"
+        "</Delete>",
+        "<!DOCTYPE Delete SYSTEM \"http://127.0.0.1:1/x.dtd\"><Delete><Object><Key>a</Key></Object></Delete>",
+        /* a DOCTYPE without any entity is refused all the same */
+        "<!DOCTYPE Delete><Delete><Object><Key>a</Key></Object></Delete>",
+        /* characters XML 1.0 does not allow, raw or referenced */
+        "<Delete><Object><Key>a\x01b</Key></Object></Delete>",
+        "<Delete><Object><Key>a&#1;b</Key></Object></Delete>",
+        "<Delete><Object><Key>a&#xFFFE;b</Key></Object></Delete>",
+        /* not UTF-8 */
+        "<Delete><Object><Key>a\xC3(b</Key></Object></Delete>",
+        /* a name longer than any S3 element */
+        "<Delete><Objectxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/>"
+        "<Object><Key>a</Key></Object></Delete>",
     };
-    struct sigv4_verifier v = {secret_of, NULL, NULL, 1175139000};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct sigv4_header headers[1] = {{"Content-Type", cases[i].content_type}};
-        struct sigv2_request req = {cases[i].method, cases[i].resource, cases[i].query, headers,
-                                    cases[i].content_type ? 1 : 0};
-        struct sigv4_auth auth;
-        assert_true(sigv2_is_presigned(cases[i].query));
-        if (cases[i].string_to_sign) {
-            struct buf sts;
-            buf_init(&sts, 4096);
-            assert_int_equal(sigv2_string_to_sign(&sts, &req, "1175139620"), 0);
-            assert_string_equal(buf_str(&sts), cases[i].string_to_sign);
-            buf_free(&sts);
-        }
-        int rc = sigv2_verify_query(&v, &req, &auth);
-        if (rc != cases[i].rc)
-            fail_msg("case %zu: rc %d, want %d (%s)", i, rc, cases[i].rc, auth.message);
-        if (rc == 0) {
-            assert_true(auth.presigned);
-            assert_int_equal(auth.expires_at, 1175139620);
-            assert_string_equal(auth.access_key_id, "AKIAIOSFODNN7EXAMPLE");
-        }
+    struct arena *arena = arena_new();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct xml_delete d;
+        int rc = xml_parse_delete(bad[i], strlen(bad[i]), arena, &d);
+        if (rc != SILO_EINVAL)
+            fail_msg("case %zu (%s): rc %d", i, bad[i], rc);
+        assert_int_equal(d.count, 0);
     }
-    /* expired */
-    struct sigv2_request req = {"GET", "/johnsmith/photos/puppy.jpg", cases[0].query, NULL, 0};
-    struct sigv4_auth auth;
-    v.now = 1175139621;
-    assert_int_equal(sigv2_verify_query(&v, &req, &auth), SILO_EEXPIRED);
-    assert_false(sigv2_is_presigned("AWSAccessKeyId=a&Signature=b"));
-    assert_false(sigv2_is_presigned("X-Amz-Signature=a"));
+
+    /* more elements than XML_MAX_ELEMENTS, each small and shallow */
+    struct buf body;
+    struct xml_delete d;
+    buf_init(&body, XML_BODY_MAX);
+    assert_int_equal(buf_append_str(&body, "<Delete><Object><Key>k</Key></Object>"), 0);
+    for (int i = 0; i < XML_MAX_ELEMENTS; i++)
+        assert_int_equal(buf_append_str(&body, "<a/>"), 0);
+    assert_int_equal(buf_append_str(&body, "</Delete>"), 0);
+    assert_true(body.len <= XML_BODY_MAX);
+    assert_int_equal(xml_parse_delete(body.data, body.len, arena, &d), SILO_ETOOBIG);
+    /* one under the cap parses */
+    buf_reset(&body);
+    assert_int_equal(buf_append_str(&body, "<Delete><Object><Key>k</Key></Object>"), 0);
+    for (int i = 0; i < XML_MAX_ELEMENTS - 4; i++)
+        assert_int_equal(buf_append_str(&body, "<a/>"), 0);
+    assert_int_equal(buf_append_str(&body, "</Delete>"), 0);
+    assert_int_equal(xml_parse_delete(body.data, body.len, arena, &d), 0);
+    assert_int_equal(d.count, 1);
+    buf_free(&body);
+    arena_free(arena);
+}
+
+/* Line ends in text are normalised as XML 1.0 says; a reference keeps CR. */
+static void normalises_line_ends(void **state)
+{
+    (void)state;
+    struct arena *arena = arena_new();
+    struct xml_delete d;
+    const char *body = "<Delete><Object><Key>a\r\nb\rc&#13;d&#xD;&#10;e</Key></Object></Delete>";
+    assert_int_equal(xml_parse_delete(body, strlen(body), arena, &d), 0);
+    assert_string_equal(d.objects[0].key, "a\nb\nc\rd\r\ne");
+    /* what the writer makes of a key comes back unchanged */
+    struct buf doc;
+    struct xml_writer w;
+    const char *key = "tab\tnl\ncr\r<&>\"' \x7f ünï";
+    buf_init(&doc, 4096);
+    xml_begin(&w, &doc, "Delete", true);
+    xml_open(&w, "Object");
+    xml_text(&w, "Key", key);
+    xml_close(&w, "Object");
+    assert_int_equal(xml_end(&w, "Delete"), 0);
+    assert_int_equal(xml_parse_delete(doc.data, doc.len, arena, &d), 0);
+    assert_string_equal(d.objects[0].key, key);
+    buf_free(&doc);
+    arena_free(arena);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(escapes_text),           cmocka_unit_test(writes_documents),
-        cmocka_unit_test(parses_delete_bodies),   cmocka_unit_test(refuses_bad_delete_bodies),
-        cmocka_unit_test(enforces_delete_limits), cmocka_unit_test(parses_complete_bodies),
-        cmocka_unit_test(computes_checksums),     cmocka_unit_test(verifies_sigv2_presigned_urls),
+        cmocka_unit_test(escapes_text),
+        cmocka_unit_test(writes_documents),
+        cmocka_unit_test(parses_delete_bodies),
+        cmocka_unit_test(refuses_bad_delete_bodies),
+        cmocka_unit_test(enforces_delete_limits),
+        cmocka_unit_test(parses_complete_bodies),
+        cmocka_unit_test(refuses_hostile_documents),
+        cmocka_unit_test(normalises_line_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
