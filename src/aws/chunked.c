@@ -120,7 +120,7 @@ static int chunk_header(struct chunked_decoder *d, const char *line, size_t n)
         if (v < 0)
             break;
         size = size * 16 + (uint64_t)v;
-        if (size > CHUNKED_MAX_SIZE)
+        if (size > S3_MAX_PUT_SIZE)
             return SILO_ETOOBIG;
     }
     if (i == 0)
@@ -133,7 +133,7 @@ static int chunk_header(struct chunked_decoder *d, const char *line, size_t n)
     } else if (i != n) {
         return SILO_EINVAL;
     }
-    if (size > CHUNKED_MAX_SIZE - d->total)
+    if (size > S3_MAX_PUT_SIZE - d->total)
         return SILO_ETOOBIG;
     if (d->decoded_length >= 0 && d->total + size > (uint64_t)d->decoded_length)
         return SILO_EINVAL;

@@ -22,11 +22,7 @@
 #include <stdint.h>
 
 #include "aws/sigv4.h"
-
-#define CHUNKED_MAX_LINE 256                 /* chunk header or trailer line, CRLF included */
-#define CHUNKED_MAX_SIZE ((uint64_t)5 << 30) /* one chunk, and the whole decoded body */
-#define CHUNKED_MAX_TRAILERS 8
-#define CHUNKED_MAX_TRAILER_BYTES 2048
+#include "util/limits.h"
 
 /* Receives n decoded bytes (borrowed for the call). A non-zero return stops
  * the decoder, which then returns that code. */
@@ -44,7 +40,7 @@ int chunked_new(const struct sigv4_auth *auth, int64_t decoded_length, chunked_d
 /* Decodes the next n body bytes. Returns 0, or the first error, which sticks:
  * SILO_EINVAL (bad framing, data past the end, decoded length mismatch; S3:
  * IncompleteBody or InvalidRequest), SILO_ETOOBIG (a size over
- * CHUNKED_MAX_SIZE; S3: EntityTooLarge), SILO_ESIGNATURE (a chunk signature
+ * S3_MAX_PUT_SIZE; S3: EntityTooLarge), SILO_ESIGNATURE (a chunk signature
  * does not match; S3: SignatureDoesNotMatch), SILO_ENOMEM, or what on_data
  * returned. */
 int chunked_feed(struct chunked_decoder *decoder, const void *data, size_t n);

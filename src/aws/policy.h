@@ -22,8 +22,7 @@
 #include "aws/sigv4.h"
 #include "util/arena.h"
 #include "util/buf.h"
-
-#define POLICY_MAX_BASE64 (64 * 1024) /* longest policy field accepted */
+#include "util/limits.h"
 
 enum policy_op {
     POLICY_EQ,                   /* {"field": "value"} */

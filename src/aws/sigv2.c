@@ -13,9 +13,6 @@
 #include "util/encoding.h"
 #include "util/error.h"
 
-#define MAX_PAIRS 64
-#define SECRET_MAX 1024
-
 /* Query parameters that are part of the canonical resource (botocore's
  * HmacV1Auth.QSAOfInterest, S3's sub-resources and overrides). */
 static const char *const sub_resources[] = {"accelerate",
@@ -61,14 +58,14 @@ struct pair {
     size_t value_len;
 };
 
-/* Splits a raw query into at most MAX_PAIRS pairs (more: SILO_ETOOBIG). */
+/* Splits a raw query into at most SIGV2_MAX_PAIRS pairs (more: SILO_ETOOBIG). */
 static int split_query(const char *query, struct pair *pairs, size_t *count_out)
 {
     size_t count = 0;
     for (const char *p = query ? query : ""; *p;) {
         size_t n = strcspn(p, "&");
         if (n) {
-            if (count == MAX_PAIRS)
+            if (count == SIGV2_MAX_PAIRS)
                 return SILO_ETOOBIG;
             const char *eq = memchr(p, '=', n);
             pairs[count].name = p;
@@ -101,7 +98,7 @@ static int query_value(const struct pair *pairs, size_t count, const char *name,
 
 bool sigv2_is_presigned(const char *query)
 {
-    struct pair pairs[MAX_PAIRS];
+    struct pair pairs[SIGV2_MAX_PAIRS];
     size_t count;
     bool key = false, signature = false, expires = false;
     if (split_query(query, pairs, &count))
@@ -171,7 +168,7 @@ static int compare_amz(const void *a, const void *b)
 static int amz_headers(struct buf *out, const struct sigv2_request *req, const struct pair *pairs,
                        size_t count)
 {
-    struct amz_header items[MAX_PAIRS];
+    struct amz_header items[SIGV2_MAX_PAIRS];
     size_t n = 0;
     int rc = 0;
     for (size_t i = 0; i < req->header_count && !rc; i++) {
@@ -199,7 +196,7 @@ static int amz_headers(struct buf *out, const struct sigv2_request *req, const s
             items[k].value = joined;
             continue;
         }
-        if (n == MAX_PAIRS) {
+        if (n == SIGV2_MAX_PAIRS) {
             rc = SILO_ETOOBIG;
             break;
         }
@@ -225,7 +222,7 @@ static int amz_headers(struct buf *out, const struct sigv2_request *req, const s
         while (!rc && k < n && strcasecmp(items[k].name, buf_str(&name)) != 0)
             k++;
         if (!rc && k == n) {
-            if (n == MAX_PAIRS)
+            if (n == SIGV2_MAX_PAIRS)
                 rc = SILO_ETOOBIG;
             else {
                 items[n].name = strdup(buf_str(&name));
@@ -269,7 +266,7 @@ static int compare_pairs(const void *a, const void *b)
 static int canonical_resource(struct buf *out, const struct sigv2_request *req, const struct pair *pairs,
                               size_t count)
 {
-    struct pair chosen[MAX_PAIRS];
+    struct pair chosen[SIGV2_MAX_PAIRS];
     size_t n = 0;
     int rc = buf_append_str(out, req->resource);
     for (size_t i = 0; i < count; i++)
@@ -292,7 +289,7 @@ static int canonical_resource(struct buf *out, const struct sigv2_request *req, 
 
 int sigv2_string_to_sign(struct buf *out, const struct sigv2_request *req, const char *expires)
 {
-    struct pair pairs[MAX_PAIRS];
+    struct pair pairs[SIGV2_MAX_PAIRS];
     size_t count;
     int rc = split_query(req->query, pairs, &count);
     rc = rc ? rc : buf_printf(out, "%s\n", req->method);
@@ -328,7 +325,7 @@ __attribute__((format(printf, 3, 4))) static int refuse(struct sigv4_auth *auth,
 int sigv2_verify_query(const struct sigv4_verifier *v, const struct sigv2_request *req,
                        struct sigv4_auth *auth_out)
 {
-    struct pair pairs[MAX_PAIRS];
+    struct pair pairs[SIGV2_MAX_PAIRS];
     size_t count;
     struct buf key, signature, expires, secret, to_sign, given;
     int rc;
@@ -336,7 +333,7 @@ int sigv2_verify_query(const struct sigv4_verifier *v, const struct sigv2_reques
     buf_init(&key, SIGV4_MAX_ACCESS_KEY);
     buf_init(&signature, 256);
     buf_init(&expires, 32);
-    buf_init(&secret, SECRET_MAX);
+    buf_init(&secret, SIGV4_MAX_SECRET);
     buf_init(&to_sign, SIGV4_MAX_CANONICAL);
     buf_init(&given, 64);
     if (split_query(req->query, pairs, &count) || query_value(pairs, count, "AWSAccessKeyId", &key) ||

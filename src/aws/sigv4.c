@@ -20,8 +20,6 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-#define MAX_SECRET 1024
-
 /* ---- Small helpers ------------------------------------------------------- */
 
 static char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
@@ -286,7 +284,7 @@ int sigv4_signing_key(const char *secret, const char *date, const char *region, 
 {
     unsigned char date_key[SHA256_LEN], region_key[SHA256_LEN], service_key[SHA256_LEN], inputs[SHA256_LEN];
     struct buf first;
-    buf_init(&first, MAX_SECRET + 4 + 3 + 3 * SIGV4_MAX_SCOPE);
+    buf_init(&first, SIGV4_MAX_SECRET + 4 + 3 + 3 * SIGV4_MAX_SCOPE);
     int rc = buf_printf(&first, "AWS4%s", secret);
     if (rc)
         goto fail;

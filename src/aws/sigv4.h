@@ -23,20 +23,13 @@
 
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/limits.h"
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 #define SIGV4_STREAMING_PAYLOAD "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 #define SIGV4_STREAMING_UNSIGNED_TRAILER "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 #define SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-#define SIGV4_MAX_EXPIRES 604800 /* presigned URLs live one week at most */
-#define SIGV4_MAX_SKEW 900       /* header auth: x-amz-date within 15 minutes */
-#define SIGV4_MAX_ACCESS_KEY 128
-#define SIGV4_MAX_REGION 63
-#define SIGV4_MAX_SIGNED_HEADERS 2048
-#define SIGV4_MAX_SCOPE 127
-#define SIGV4_MAX_CANONICAL (256 * 1024) /* limit on any canonical string */
 
 /* One request header or form field as received; both strings borrowed. */
 struct sigv4_header {

@@ -22,8 +22,6 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-#define MAX_SECRET 1024
-
 /* ---- Small helpers ------------------------------------------------------- */
 
 static char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
@@ -298,7 +296,7 @@ static int verify_signature(const struct sigv4_verifier *v, const struct sigv4_r
                             const char *signature, const char *payload_hash, struct sigv4_auth *auth)
 {
     struct buf secret, canonical, to_sign;
-    buf_init(&secret, MAX_SECRET);
+    buf_init(&secret, SIGV4_MAX_SECRET);
     buf_init(&canonical, SIGV4_MAX_CANONICAL);
     buf_init(&to_sign, SIGV4_MAX_CANONICAL);
     unsigned char key[SHA256_LEN], expected[SHA256_LEN], given[SHA256_LEN];

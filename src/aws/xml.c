@@ -22,9 +22,6 @@
 #include "util/encoding.h"
 #include "util/error.h"
 
-#define NAME_MAX_LEN 63                       /* a local element name */
-#define XML_MAX_NAME_BYTES (4 * NAME_MAX_LEN) /* a qualified name as written */
-
 /* ---- Writer -------------------------------------------------------------- */
 
 int xml_escape(struct buf *out, const char *s, size_t n)
@@ -147,7 +144,7 @@ struct parser {
     XML_Parser xp;
     size_t depth;
     size_t elements;                             /* start tags seen */
-    char names[XML_MAX_DEPTH][NAME_MAX_LEN + 1]; /* local names */
+    char names[XML_MAX_DEPTH][XML_MAX_NAME + 1]; /* local names */
     const char *path[XML_MAX_DEPTH];
     struct buf text[XML_MAX_DEPTH];
     bool has_children[XML_MAX_DEPTH]; /* then its own text is not kept */
@@ -178,7 +175,7 @@ static void on_start(void *user, const XML_Char *name, const XML_Char **attribut
     const char *colon = strchr(name, ':'); /* no namespace processing: names match without prefix */
     const char *local = colon ? colon + 1 : name;
     size_t local_len = len - (size_t)(local - name);
-    if (local_len == 0 || local_len > NAME_MAX_LEN) {
+    if (local_len == 0 || local_len > XML_MAX_NAME) {
         stop(ps, SILO_EINVAL);
         return;
     }
@@ -363,7 +360,7 @@ static int on_delete_element(void *arg, const char *const *path, size_t depth, c
         if (!st->key)
             return SILO_EINVAL;
         if ((rc = arena_grow(st->arena, (void **)&st->out->objects, &st->cap, st->out->count,
-                             sizeof *st->out->objects, XML_DELETE_MAX)))
+                             sizeof *st->out->objects, S3_MAX_DELETE_KEYS)))
             return rc;
         st->out->objects[st->out->count++] = (struct xml_delete_object){st->key, st->version_id};
         st->key = st->version_id = NULL;
@@ -398,7 +395,7 @@ struct complete_state {
     struct xml_complete *out;
     size_t cap;
     long number; /* -1 until read */
-    char etag[72];
+    char etag[STORE_ETAG_MAX];
     bool has_etag;
 };
 
@@ -417,7 +414,7 @@ static int on_complete_element(void *arg, const char *const *path, size_t depth,
                 return SILO_EINVAL;
             number = number * 10 + (v[i] - '0');
         }
-        if (number < 1 || number > XML_PARTS_MAX)
+        if (number < 1 || number > S3_MAX_PARTS)
             return SILO_EINVAL;
         st->number = number;
         return 0;
@@ -440,7 +437,7 @@ static int on_complete_element(void *arg, const char *const *path, size_t depth,
         if (st->number < 0 || !st->has_etag)
             return SILO_EINVAL;
         if ((rc = arena_grow(st->arena, (void **)&st->out->parts, &st->cap, st->out->count,
-                             sizeof *st->out->parts, XML_PARTS_MAX)))
+                             sizeof *st->out->parts, S3_MAX_PARTS)))
             return rc;
         struct xml_part *part = &st->out->parts[st->out->count++];
         part->number = (unsigned)st->number;

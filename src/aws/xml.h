@@ -28,13 +28,8 @@
 
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/limits.h"
 
-#define XML_BODY_MAX (2 << 20) /* largest request body parsed */
-#define XML_MAX_DEPTH 16
-#define XML_MAX_TEXT 8192 /* character data of one element */
-#define XML_MAX_ELEMENTS 200000
-#define XML_DELETE_MAX 1000 /* objects in one DeleteObjects request */
-#define XML_PARTS_MAX 10000 /* parts in one CompleteMultipartUpload */
 #define XML_S3_NAMESPACE "http://s3.amazonaws.com/doc/2006-03-01/"
 
 /* ---- Writer -------------------------------------------------------------- */
@@ -91,12 +86,12 @@ struct xml_delete {
 /* Parses a DeleteObjects body (<Delete><Quiet/><Object><Key/>...). Results
  * come from arena. SILO_EINVAL (S3: MalformedXML) when the document or the
  * root is wrong, an Object has no Key, or there are no objects;
- * SILO_ETOOBIG past XML_DELETE_MAX objects. */
+ * SILO_ETOOBIG past S3_MAX_DELETE_KEYS objects. */
 int xml_parse_delete(const char *data, size_t n, struct arena *arena, struct xml_delete *out);
 
 struct xml_part {
-    unsigned number; /* 1..XML_PARTS_MAX */
-    char etag[72];   /* without quotes */
+    unsigned number;           /* 1..S3_MAX_PARTS */
+    char etag[STORE_ETAG_MAX]; /* without quotes */
 };
 
 struct xml_complete {
@@ -107,7 +102,7 @@ struct xml_complete {
 /* Parses a CompleteMultipartUpload body (<CompleteMultipartUpload><Part>
  * <PartNumber/><ETag/>...). SILO_EINVAL (MalformedXML) for a bad document,
  * a part without number or ETag, a number outside 1..10000 or no parts;
- * SILO_ETOOBIG past XML_PARTS_MAX parts. Order is not checked here. */
+ * SILO_ETOOBIG past S3_MAX_PARTS parts. Order is not checked here. */
 int xml_parse_complete(const char *data, size_t n, struct arena *arena, struct xml_complete *out);
 
 #endif

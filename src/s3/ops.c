@@ -76,8 +76,6 @@ static int not_implemented(struct s3_request *s3)
 
 /* ---- the operation table ------------------------------------------------- */
 
-#define XML_RAW_MAX (2 * XML_BODY_MAX + (64 << 10)) /* a buffered body as sent (aws-chunked adds framing) */
-
 #define OP(label, check_mode, body_mode, max, start_fn, data_fn, finish_fn, cleanup_fn)                      \
     {                                                                                                        \
         {.name = "s3:" label,                                                                                \
@@ -91,7 +89,7 @@ static int not_implemented(struct s3_request *s3)
 /* An operation answered in finish, with no body worth keeping. */
 #define SIMPLE(label, finish_fn) OP(label, S3_CHECK_SIGV4, S3_BODY_IGNORE, 0, NULL, NULL, finish_fn, NULL)
 #define BUFFERED(label, finish_fn)                                                                           \
-    OP(label, S3_CHECK_SIGV4, S3_BODY_BUFFER, XML_RAW_MAX, NULL, NULL, finish_fn, NULL)
+    OP(label, S3_CHECK_SIGV4, S3_BODY_BUFFER, S3_XML_RAW_MAX, NULL, NULL, finish_fn, NULL)
 
 static const struct s3_op op_list_buckets = SIMPLE("ListBuckets", s3_list_buckets);
 static const struct s3_op op_create_bucket = SIMPLE("CreateBucket", s3_create_bucket);

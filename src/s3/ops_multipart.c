@@ -22,7 +22,7 @@
  * Uploads older than s3-multipart-expiry seconds are removed by a sweep
  * that piggybacks on authenticated requests: at most one request per
  * interval (a quarter of the expiry, between 1 and 60 seconds) does it,
- * removing at most SWEEP_REMOVALS uploads each time. */
+ * removing at most S3_SWEEP_REMOVALS uploads each time. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +38,6 @@
 #include "util/timeutil.h"
 
 #define UPLOAD_ID_BYTES 16
-#define RECORD_MAX (16 << 10)
-#define LIST_UPLOADS_SCAN 10000 /* records read by one ListMultipartUploads */
-#define SWEEP_PAGES 10          /* pages of 1000 records looked at per sweep */
-#define SWEEP_REMOVALS 100      /* uploads removed per sweep; the next sweep goes on */
 
 static const char no_such_upload[] =
     "The specified upload does not exist. The upload ID may be invalid, or the "
@@ -142,7 +138,7 @@ static int load_upload(struct s3_request *s3, struct upload *up)
     char *rkey = record_key(s3, s3->bucket, id);
     if (!rkey)
         return SILO_ENOMEM;
-    int rc = store_get_bytes(s3->store, S3_STAGING_BUCKET, rkey, RECORD_MAX, &json, &len);
+    int rc = store_get_bytes(s3->store, S3_STAGING_BUCKET, rkey, S3_UPLOAD_RECORD_MAX, &json, &len);
     if (rc == SILO_ENOTFOUND)
         return s3_error(s3, 404, "NoSuchUpload", "%s", no_such_upload);
     if (rc)
@@ -415,7 +411,7 @@ static const char invalid_part[] =
     "been uploaded, or the specified entity tag may not match the part's entity tag.";
 
 /* The multipart ETag: hex MD5 of the parts' binary MD5s, "-", the count. */
-static int multipart_etag(const struct xml_complete *list, char out[72])
+static int multipart_etag(const struct xml_complete *list, char out[STORE_ETAG_MAX])
 {
     struct hash_ctx *md5 = hash_new(HASH_MD5);
     unsigned char digest[MD5_LEN];
@@ -469,7 +465,7 @@ int s3_multipart_complete(struct s3_request *s3)
     struct xml_complete list;
     struct store_writer *writer = NULL;
     struct store_object_info info = {0};
-    char etag[72];
+    char etag[STORE_ETAG_MAX];
     struct buf doc;
     struct xml_writer w;
     int rc;
@@ -594,7 +590,7 @@ int s3_list_parts(struct s3_request *s3)
     int rc;
     if ((rc = load_upload(s3, &up)) ||
         (rc = read_count(s3, "part-number-marker", 0, S3_MAX_PARTS, &marker)) ||
-        (rc = read_count(s3, "max-parts", 1000, 1000, &max_parts)))
+        (rc = read_count(s3, "max-parts", STORE_LIST_MAX, STORE_LIST_MAX, &max_parts)))
         return rc;
     char *prefix = arena_printf(s3->req->arena, "p/%s/", up.id);
     char *after = marker ? part_key(s3, up.id, marker) : NULL;
@@ -656,7 +652,7 @@ static int compare_uploads(const void *a, const void *b)
     return c ? c : strcmp(x->id, y->id);
 }
 
-/* Reads every upload record of bucket (at most LIST_UPLOADS_SCAN) whose key
+/* Reads every upload record of bucket (at most S3_LIST_UPLOADS_SCAN) whose key
  * starts with prefix into an arena array. */
 static int read_uploads(struct s3_request *s3, const char *bucket, const char *prefix,
                         struct listed_upload **out, size_t *count_out)
@@ -667,10 +663,10 @@ static int read_uploads(struct s3_request *s3, const char *bucket, const char *p
     char *token = NULL;
     int rc = record_prefix ? 0 : SILO_ENOMEM;
     if (!rc)
-        items = arena_alloc(s3->req->arena, LIST_UPLOADS_SCAN * sizeof *items);
+        items = arena_alloc(s3->req->arena, S3_LIST_UPLOADS_SCAN * sizeof *items);
     if (!rc && !items)
         rc = SILO_ENOMEM;
-    while (!rc && count < LIST_UPLOADS_SCAN) {
+    while (!rc && count < S3_LIST_UPLOADS_SCAN) {
         struct store_list_result res = {0};
         struct store_list_options opt = {.prefix = record_prefix, .continuation = token};
         rc = store_list(s3->store, S3_STAGING_BUCKET, &opt, &res);
@@ -678,14 +674,15 @@ static int read_uploads(struct s3_request *s3, const char *bucket, const char *p
             rc = 0;
             break;
         }
-        for (size_t i = 0; !rc && i < res.count && count < LIST_UPLOADS_SCAN; i++) {
+        for (size_t i = 0; !rc && i < res.count && count < S3_LIST_UPLOADS_SCAN; i++) {
             const char *id = res.objects[i].key + strlen(record_prefix);
             char *json = NULL;
             size_t len = 0;
             struct upload up = {0};
             if (!upload_id_valid(id))
                 continue;
-            if (store_get_bytes(s3->store, S3_STAGING_BUCKET, res.objects[i].key, RECORD_MAX, &json, &len))
+            if (store_get_bytes(s3->store, S3_STAGING_BUCKET, res.objects[i].key, S3_UPLOAD_RECORD_MAX, &json,
+                                &len))
                 continue; /* removed meanwhile */
             rc = parse_record(s3, json, len, &up);
             free(json);
@@ -735,7 +732,7 @@ int s3_list_multipart_uploads(struct s3_request *s3)
     const char *id_marker = http_query(s3->req, "upload-id-marker");
     if (delimiter && !*delimiter)
         delimiter = NULL;
-    if ((rc = read_count(s3, "max-uploads", 1000, 1000, &max_uploads)) ||
+    if ((rc = read_count(s3, "max-uploads", STORE_LIST_MAX, STORE_LIST_MAX, &max_uploads)) ||
         (rc = read_uploads(s3, s3->bucket, prefix, &items, &count)))
         return rc;
 
@@ -829,7 +826,7 @@ static unsigned remove_uploads(struct store *st, const char *prefix, time_t cuto
 {
     char *token = NULL;
     unsigned removed = 0;
-    for (int page = 0; page < SWEEP_PAGES && removed < max; page++) {
+    for (int page = 0; page < S3_SWEEP_PAGES && removed < max; page++) {
         struct store_list_result res = {0};
         struct store_list_options opt = {.prefix = prefix, .continuation = token};
         if (store_list(st, S3_STAGING_BUCKET, &opt, &res))
@@ -859,12 +856,14 @@ void s3_multipart_sweep(struct s3_request *s3)
     if (expiry <= 0 || now_ms < next)
         return;
     long long interval = expiry * 1000 / 4;
-    interval = interval < 1000 ? 1000 : interval > 60000 ? 60000 : interval;
+    interval = interval < S3_SWEEP_INTERVAL_MIN_MS   ? S3_SWEEP_INTERVAL_MIN_MS
+               : interval > S3_SWEEP_INTERVAL_MAX_MS ? S3_SWEEP_INTERVAL_MAX_MS
+                                                     : interval;
     if (!atomic_compare_exchange_strong(&next_sweep_ms, &next, now_ms + interval))
         return; /* another request is sweeping */
     if (store_bucket_exists(s3->store, S3_STAGING_BUCKET))
         return;
-    unsigned removed = remove_uploads(s3->store, "u/", time_now() - (time_t)expiry, SWEEP_REMOVALS);
+    unsigned removed = remove_uploads(s3->store, "u/", time_now() - (time_t)expiry, S3_SWEEP_REMOVALS);
     if (removed)
         log_info("s3 multipart: removed %u upload(s) older than %llds", removed, (long long)expiry);
 }
@@ -873,5 +872,5 @@ void s3_multipart_forget_bucket(struct s3_request *s3, const char *bucket)
 {
     char *prefix = arena_printf(s3->req->arena, "u/%s/", bucket);
     if (prefix && store_bucket_exists(s3->store, S3_STAGING_BUCKET) == 0)
-        remove_uploads(s3->store, prefix, 0, SWEEP_PAGES * STORE_LIST_MAX);
+        remove_uploads(s3->store, prefix, 0, S3_SWEEP_PAGES * STORE_LIST_MAX);
 }

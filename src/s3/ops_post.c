@@ -25,16 +25,12 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-#define POST_MAX_FIELDS 64
-#define POST_MAX_FIELD_BYTES (POLICY_MAX_BASE64 + 1024) /* one field: the policy is the longest */
-#define POST_MAX_FORM_BYTES (POLICY_MAX_BASE64 + (64 << 10))
-
 enum post_phase { BEFORE_FILE, IN_FIELD, IN_FILE, AFTER_FILE };
 
 struct post_state {
     struct multipart *parser;
     enum post_phase phase;
-    struct policy_field fields[POST_MAX_FIELDS];
+    struct policy_field fields[S3_POST_MAX_FIELDS];
     size_t field_count;
     size_t form_bytes;
     const char *field_name; /* the field being read (arena) */
@@ -88,7 +84,7 @@ static int begin_file(struct s3_request *s3, struct post_state *st, const char *
     if (!store_key_valid(st->key))
         return s3_error(s3, 400, "InvalidArgument", "The key is empty or not a valid object key.");
 
-    struct store_meta *meta = arena_alloc(s3->req->arena, POST_MAX_FIELDS * sizeof *meta);
+    struct store_meta *meta = arena_alloc(s3->req->arena, S3_POST_MAX_FIELDS * sizeof *meta);
     size_t meta_count = 0, meta_bytes = 0;
     if (!meta)
         return SILO_ENOMEM;
@@ -137,7 +133,7 @@ static int on_part_begin(void *arg, const struct multipart_part *part)
         return 0;
     if (strcasecmp(part->name, "file") == 0)
         return begin_file(s3, st, part->filename);
-    if (st->field_count == POST_MAX_FIELDS)
+    if (st->field_count == S3_POST_MAX_FIELDS)
         return s3_error(s3, 400, "MalformedPOSTRequest", "The POST form has too many fields.");
     st->field_name = arena_strdup(s3->req->arena, part->name);
     if (!st->field_name)
@@ -155,7 +151,7 @@ static int on_part_data(void *arg, const char *data, size_t n)
     switch (st->phase) {
     case IN_FIELD:
         st->form_bytes += n;
-        rc = st->form_bytes > POST_MAX_FORM_BYTES ? SILO_ETOOBIG : buf_append(&st->value, data, n);
+        rc = st->form_bytes > S3_POST_MAX_FORM_BYTES ? SILO_ETOOBIG : buf_append(&st->value, data, n);
         if (rc == SILO_ETOOBIG)
             return s3_error(s3, 400, "MaxPostPreDataLengthExceeded",
                             "Your POST request fields preceding the upload file were too large.");
@@ -201,7 +197,7 @@ int s3_post_object_start(struct s3_request *s3)
     struct post_state *st = arena_alloc(s3->req->arena, sizeof *st);
     if (!st)
         return SILO_ENOMEM;
-    buf_init(&st->value, POST_MAX_FIELD_BYTES);
+    buf_init(&st->value, S3_POST_MAX_FIELD_BYTES);
     s3->op_state = st;
     if (s3_bucket_hidden(s3->bucket) || store_bucket_exists(s3->store, s3->bucket) == SILO_ENOTFOUND)
         return s3_error(s3, 404, "NoSuchBucket", "The specified bucket does not exist");

@@ -33,19 +33,14 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/limits.h"
 
 #define S3_ANSWERED 1 /* a step answered the request itself: stop */
 
 /* Multipart parts and upload records live in this bucket of the same store;
  * the endpoint never shows it and refuses to address it. */
 #define S3_STAGING_BUCKET "silo-internal-multipart"
-#define S3_MAX_PUT_SIZE (5ULL << 30)  /* a single PUT or part, as S3 */
-#define S3_MIN_PART_SIZE (5ULL << 20) /* every part but the last */
-#define S3_MAX_PARTS 10000
-#define S3_RESPONSE_MAX (16 << 20) /* largest XML document answered */
-#define S3_COPY_BUFFER (1 << 20)   /* one buffer per copy or assembly */
 #define S3_OWNER_NAME "silo"
-#define S3_MAX_HEADERS 256 /* request headers looked at (SigV4, x-amz-meta-*) */
 
 /* How the request that created an object proved who sent it. */
 enum s3_auth_kind {

@@ -55,7 +55,7 @@
 struct fs_writer {
     struct store_writer base;
     struct fs *fs;
-    char bucket[64];
+    char bucket[STORE_BUCKET_NAME_MAX + 1];
     char *key;
     char *content_type;
     char *meta_json; /* NULL without metadata */
@@ -64,12 +64,12 @@ struct fs_writer {
     struct hash_ctx *md5;
     unsigned char content_md5[MD5_LEN];
     bool check_md5;
-    char etag[72]; /* the override, else the MD5 once committed */
+    char etag[STORE_ETAG_MAX]; /* the override, else the MD5 once committed */
     uint64_t size;
     uint64_t max_size;
     int error; /* sticky: the first failed write */
     size_t buffered;
-    unsigned char buffer[WRITE_BUFFER];
+    unsigned char buffer[STORE_FS_WRITE_BUFFER];
 };
 
 struct fs_reader {
@@ -362,7 +362,7 @@ static int fs_put_begin(void *ctx, const char *bucket, const char *key, const st
     w->fs = fs;
     w->fd = -1;
     snprintf(w->bucket, sizeof w->bucket, "%s", bucket);
-    w->max_size = opt->max_size ? opt->max_size : DEFAULT_MAX_SIZE;
+    w->max_size = opt->max_size ? opt->max_size : S3_MAX_OBJECT_SIZE;
     if (opt->content_md5) {
         memcpy(w->content_md5, opt->content_md5, MD5_LEN);
         w->check_md5 = true;
@@ -370,7 +370,7 @@ static int fs_put_begin(void *ctx, const char *bucket, const char *key, const st
     if (opt->etag_override)
         snprintf(w->etag, sizeof w->etag, "%s", opt->etag_override);
     w->key = strdup(key);
-    w->content_type = strdup(opt->content_type ? opt->content_type : DEFAULT_CONTENT_TYPE);
+    w->content_type = strdup(opt->content_type ? opt->content_type : STORE_DEFAULT_CONTENT_TYPE);
     w->md5 = hash_new(HASH_MD5);
     if (!w->key || !w->content_type || !w->md5) {
         rc = SILO_ENOMEM;
@@ -412,16 +412,16 @@ static int fs_put_write(struct store_writer *base, const void *data, size_t n)
     w->size += n;
     if ((w->error = hash_update(w->md5, data, n)))
         return w->error;
-    if (w->buffered + n <= WRITE_BUFFER) {
+    if (w->buffered + n <= STORE_FS_WRITE_BUFFER) {
         memcpy(w->buffer + w->buffered, data, n);
         w->buffered += n;
-        if (w->buffered == WRITE_BUFFER)
+        if (w->buffered == STORE_FS_WRITE_BUFFER)
             w->error = flush_buffer(w);
         return w->error;
     }
     if ((w->error = flush_buffer(w)))
         return w->error;
-    if (n >= WRITE_BUFFER) {
+    if (n >= STORE_FS_WRITE_BUFFER) {
         w->error = write_all(w->fd, data, n);
     } else {
         memcpy(w->buffer, data, n);
@@ -662,7 +662,7 @@ static int fs_delete_prefix(void *ctx, const char *bucket, const char *prefix, u
     struct fs_conn *c = NULL;
     struct buf lower, upper;
     char(*ids)[ID_LEN + 1] = NULL;
-    size_t count = DELETE_BATCH;
+    size_t count = STORE_FS_DELETE_BATCH;
     int rc;
 
     buf_init(&lower, STORE_KEY_MAX + 1);
@@ -672,14 +672,14 @@ static int fs_delete_prefix(void *ctx, const char *bucket, const char *prefix, u
         goto fail;
     if (!fs_key_successor(prefix, strlen(prefix), &upper)) /* only keys of 0xFF bytes: none are valid */
         goto fail;
-    ids = malloc(DELETE_BATCH * sizeof *ids);
+    ids = malloc(STORE_FS_DELETE_BATCH * sizeof *ids);
     if (!ids) {
         rc = SILO_ENOMEM;
         goto fail;
     }
     if ((rc = fs_conn_acquire(fs, &c)))
         goto fail;
-    while (count == DELETE_BATCH) {
+    while (count == STORE_FS_DELETE_BATCH) {
         if ((rc = fs_catalog_delete_batch(c, bucket, &lower, &upper, ids, &count)))
             goto fail;
         for (size_t i = 0; i < count; i++)

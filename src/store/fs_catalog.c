@@ -225,7 +225,7 @@ static int fs_conn_open(struct fs *fs, struct fs_conn **out)
         rc = fs_db_error(c, src, "open");
         goto fail;
     }
-    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(c->db, STORE_FS_BUSY_TIMEOUT_MS);
     src = sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;", NULL, NULL, NULL);
     if (src != SQLITE_OK) {
         rc = fs_db_error(c, src, "pragmas");
@@ -239,12 +239,12 @@ fail:
 }
 
 /* Lends a connection to the calling thread until conn_release; waits when
- * all POOL_SIZE are lent out. */
+ * all STORE_FS_POOL_SIZE are lent out. */
 int fs_conn_acquire(struct fs *fs, struct fs_conn **out)
 {
     int rc = 0;
     pthread_mutex_lock(&fs->pool_lock);
-    while (fs->idle_count == 0 && fs->open_count == POOL_SIZE)
+    while (fs->idle_count == 0 && fs->open_count == STORE_FS_POOL_SIZE)
         pthread_cond_wait(&fs->pool_cond, &fs->pool_lock);
     if (fs->idle_count > 0) {
         *out = fs->idle[--fs->idle_count];
@@ -614,7 +614,8 @@ fail:
 int fs_catalog_move(struct fs_conn *c, const char *bucket, const char *src, const char *dst,
                     const struct store_put_options *opt, char old_id_out[ID_LEN + 1])
 {
-    char id[ID_LEN + 1], old_id[ID_LEN + 1] = "", *meta_json = NULL, *content_type = NULL, etag[72] = "";
+    char id[ID_LEN + 1], old_id[ID_LEN + 1] = "", *meta_json = NULL, *content_type = NULL,
+                                         etag[STORE_ETAG_MAX] = "";
     sqlite3_stmt *s = NULL;
     int64_t size = 0;
     int rc;
@@ -635,7 +636,7 @@ int fs_catalog_move(struct fs_conn *c, const char *bucket, const char *src, cons
         snprintf(etag, sizeof etag, "%s", (const char *)sqlite3_column_text(s, 2));
         const char *ct =
             opt && opt->content_type ? opt->content_type : (const char *)sqlite3_column_text(s, 3);
-        content_type = strdup(ct ? ct : "binary/octet-stream");
+        content_type = strdup(ct ? ct : STORE_DEFAULT_CONTENT_TYPE);
         if (!opt) {
             const char *m = (const char *)sqlite3_column_text(s, 4);
             meta_json = m ? strdup(m) : NULL;
@@ -695,7 +696,7 @@ fail:
     return rc;
 }
 
-/* Moves up to DELETE_BATCH objects of [lower, upper) to `pending` in one
+/* Moves up to STORE_FS_DELETE_BATCH objects of [lower, upper) to `pending` in one
  * transaction; their ids land in ids (count in *count_out). */
 int fs_catalog_delete_batch(struct fs_conn *c, const char *bucket, const struct buf *lower,
                             const struct buf *upper, char (*ids)[ID_LEN + 1], size_t *count_out)
@@ -713,7 +714,7 @@ int fs_catalog_delete_batch(struct fs_conn *c, const char *bucket, const struct 
     sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, lower->data, (int)lower->len, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, upper->data, (int)upper->len, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, DELETE_BATCH);
+    sqlite3_bind_int(s, 4, STORE_FS_DELETE_BATCH);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 1);
         if (!id_valid(id)) {

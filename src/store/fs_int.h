@@ -18,14 +18,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 
-#define POOL_SIZE 8
-#define BUSY_TIMEOUT_MS 10000
-#define WRITE_BUFFER (64 * 1024)      /* per writer; larger writes bypass it */
-#define ID_LEN 32                     /* hex digits */
-#define DEFAULT_MAX_SIZE (5ULL << 40) /* 5 TiB, S3's object limit */
-#define DELETE_BATCH 256
-#define MARKER_MAX (2 * STORE_KEY_MAX + 16) /* a bound, a successor or a decoded token */
-#define DEFAULT_CONTENT_TYPE "binary/octet-stream"
+#define ID_LEN 32 /* hex digits */
 
 enum stmt_id {
     STMT_BEGIN_READ,
@@ -67,7 +60,7 @@ struct fs {
     char *db_path;
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
-    struct fs_conn *idle[POOL_SIZE];
+    struct fs_conn *idle[STORE_FS_POOL_SIZE];
     size_t idle_count;
     size_t open_count; /* connections in existence, idle or lent out */
 };
@@ -93,7 +86,7 @@ void fs_stmt_done(sqlite3_stmt *s);
  * int2 when given (ids, bucket names, timestamps). */
 int fs_stmt_exec(struct fs_conn *c, enum stmt_id id, const char *text1, const char *text2, int64_t int2);
 /* Lends a connection to the calling thread until fs_conn_release; waits
- * when all POOL_SIZE are lent out. */
+ * when all STORE_FS_POOL_SIZE are lent out. */
 int fs_conn_acquire(struct fs *fs, struct fs_conn **out);
 void fs_conn_release(struct fs *fs, struct fs_conn *c); /* NULL-safe */
 void fs_conn_close(struct fs_conn *c);
@@ -138,7 +131,7 @@ int fs_catalog_delete(struct fs_conn *c, const char *bucket, const char *key, ch
  * to `pending` and into old_id_out ("" when none): the caller unlinks it. */
 int fs_catalog_move(struct fs_conn *c, const char *bucket, const char *src, const char *dst,
                     const struct store_put_options *opt, char old_id_out[ID_LEN + 1]);
-/* Moves up to DELETE_BATCH rows of [lower, upper) to `pending` in one
+/* Moves up to STORE_FS_DELETE_BATCH rows of [lower, upper) to `pending` in one
  * transaction; their ids land in ids (count in *count_out). */
 int fs_catalog_delete_batch(struct fs_conn *c, const char *bucket, const struct buf *lower,
                             const struct buf *upper, char (*ids)[ID_LEN + 1], size_t *count_out);

@@ -66,7 +66,7 @@ static int list_bounds(const struct store_list_options *opt, struct buf *lower, 
     int rc;
 
     buf_init(&marker, STORE_KEY_MAX + 1);
-    buf_init(&after, MARKER_MAX);
+    buf_init(&after, STORE_FS_MARKER_MAX);
     *empty_out = false;
     if ((rc = buf_append(lower, prefix, prefix_len)))
         goto fail;
@@ -132,8 +132,8 @@ int fs_list(void *ctx, const char *bucket, const struct store_list_options *opt,
     bool empty, last_was_prefix = false;
     int src = SQLITE_DONE, rc;
 
-    buf_init(&lower, MARKER_MAX);
-    buf_init(&upper, MARKER_MAX);
+    buf_init(&lower, STORE_FS_MARKER_MAX);
+    buf_init(&upper, STORE_FS_MARKER_MAX);
     if ((rc = list_bounds(opt, &lower, &upper, &empty)))
         goto fail;
     if ((rc = fs_conn_acquire(fs, &c)) || (rc = fs_txn_begin(c, false, false)))

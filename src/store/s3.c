@@ -14,7 +14,7 @@
  *
  * Listing maps onto ListObjectsV2 with encoding-type=url; a store_list page
  * of up to 1000 entries may take two remote calls, because a remote page is
- * asked for at most LIST_REMOTE_MAX entries to keep its XML under the
+ * asked for at most STORE_S3_LIST_REMOTE_MAX entries to keep its XML under the
  * parser's limit even for 1024-byte keys. The continuation token is the
  * remote's. delete_prefix lists and removes batches of up to 1000 keys
  * with DeleteObjects. Delete answers ENOTFOUND for a missing key (a HEAD
@@ -182,7 +182,7 @@ int store_s3_info_from_headers(const struct s3_client_response *resp, const char
     if (modified && time_parse_http(modified, &info->last_modified))
         info->last_modified = 0;
     info->key = strdup(key);
-    info->content_type = strdup(type && *type ? type : DEFAULT_CONTENT_TYPE);
+    info->content_type = strdup(type && *type ? type : STORE_DEFAULT_CONTENT_TYPE);
     if (!info->key || !info->content_type)
         return SILO_ENOMEM;
     while (s3_client_header_next(resp, &cursor, &name, &value))
@@ -218,7 +218,7 @@ bool store_s3_bucket_known(struct s3 *s3, const char *bucket)
     int64_t now = time_monotonic_ms();
     bool found = false;
     pthread_mutex_lock(&s3->lock);
-    for (size_t i = 0; i < BUCKET_CACHE && !found; i++)
+    for (size_t i = 0; i < STORE_S3_BUCKET_CACHE && !found; i++)
         found = s3->known[i].until_ms > now && strcmp(s3->known[i].name, bucket) == 0;
     pthread_mutex_unlock(&s3->lock);
     return found;
@@ -229,7 +229,7 @@ void store_s3_bucket_remember(struct s3 *s3, const char *bucket)
     int64_t now = time_monotonic_ms();
     size_t slot = 0;
     pthread_mutex_lock(&s3->lock);
-    for (size_t i = 0; i < BUCKET_CACHE; i++) {
+    for (size_t i = 0; i < STORE_S3_BUCKET_CACHE; i++) {
         if (strcmp(s3->known[i].name, bucket) == 0) {
             slot = i;
             break;
@@ -238,14 +238,14 @@ void store_s3_bucket_remember(struct s3 *s3, const char *bucket)
             slot = i; /* the oldest (or an empty) entry */
     }
     snprintf(s3->known[slot].name, sizeof s3->known[slot].name, "%s", bucket);
-    s3->known[slot].until_ms = now + BUCKET_TTL_MS;
+    s3->known[slot].until_ms = now + STORE_S3_BUCKET_TTL_MS;
     pthread_mutex_unlock(&s3->lock);
 }
 
 void store_s3_bucket_forget(struct s3 *s3, const char *bucket)
 {
     pthread_mutex_lock(&s3->lock);
-    for (size_t i = 0; i < BUCKET_CACHE; i++)
+    for (size_t i = 0; i < STORE_S3_BUCKET_CACHE; i++)
         if (strcmp(s3->known[i].name, bucket) == 0)
             s3->known[i].until_ms = 0;
     pthread_mutex_unlock(&s3->lock);
@@ -273,14 +273,14 @@ static int s3_open(const struct store_config *cfg, void **ctx_out)
     if (!s3)
         return SILO_ENOMEM;
     pthread_mutex_init(&s3->lock, NULL);
-    s3->part_size = cfg->part_size ? cfg->part_size : DEFAULT_PART_SIZE;
-    if (s3->part_size < MIN_PART_SIZE)
-        s3->part_size = MIN_PART_SIZE;
-    if (s3->part_size > MAX_PART_SIZE)
-        s3->part_size = MAX_PART_SIZE;
-    s3->max_inflight = cfg->max_inflight ? cfg->max_inflight : DEFAULT_INFLIGHT;
-    if (s3->max_inflight > MAX_INFLIGHT)
-        s3->max_inflight = MAX_INFLIGHT;
+    s3->part_size = cfg->part_size ? cfg->part_size : STORE_S3_DEFAULT_PART_SIZE;
+    if (s3->part_size < S3_MIN_PART_SIZE)
+        s3->part_size = S3_MIN_PART_SIZE;
+    if (s3->part_size > S3_MAX_PUT_SIZE)
+        s3->part_size = S3_MAX_PUT_SIZE;
+    s3->max_inflight = cfg->max_inflight ? cfg->max_inflight : STORE_S3_DEFAULT_INFLIGHT;
+    if (s3->max_inflight > STORE_S3_MAX_INFLIGHT)
+        s3->max_inflight = STORE_S3_MAX_INFLIGHT;
     if (cfg->bucket && *cfg->bucket && !(s3->bucket = strdup(cfg->bucket))) {
         rc = SILO_ENOMEM;
         goto fail;
@@ -401,7 +401,7 @@ static int delete_batch(struct s3 *s3, const char *bucket, char *const *keys, si
     int rc;
 
     s3_client_response_init(&resp);
-    buf_init(&body, (size_t)DELETE_BATCH * (6 * STORE_KEY_MAX + 32) + 128);
+    buf_init(&body, (size_t)S3_MAX_DELETE_KEYS * (6 * STORE_KEY_MAX + 32) + 128);
     buf_init(&md5_b64, 64);
     rc = buf_append_str(&body,
                         "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
@@ -462,7 +462,8 @@ static int s3_delete_prefix(void *ctx, const char *bucket, const char *prefix, u
 
     *deleted_out = 0;
     for (;;) {
-        struct store_list_options opt = {.prefix = prefix, .start_after = after, .max_keys = DELETE_BATCH};
+        struct store_list_options opt = {
+            .prefix = prefix, .start_after = after, .max_keys = S3_MAX_DELETE_KEYS};
         struct store_list_result page;
         if ((rc = s3_list(s3, bucket, &opt, &page)))
             break;
@@ -508,16 +509,16 @@ static int s3_list(void *ctx, const char *bucket, const struct store_list_option
 
     memset(&page, 0, sizeof page);
     s3_client_response_init(&resp);
-    buf_init(&query, QUERY_MAX);
+    buf_init(&query, STORE_S3_QUERY_MAX);
     if (opt->continuation && !(token = strdup(opt->continuation))) {
         rc = SILO_ENOMEM;
         goto fail;
     }
     for (unsigned calls = 0; remaining > 0; calls++) {
         struct s3_client_request req = store_s3_request("GET", bucket, NULL);
-        unsigned want = remaining < LIST_REMOTE_MAX ? remaining : LIST_REMOTE_MAX;
+        unsigned want = remaining < STORE_S3_LIST_REMOTE_MAX ? remaining : STORE_S3_LIST_REMOTE_MAX;
         size_t before = page.result.count + page.result.prefix_count;
-        if (calls == LIST_CALLS_MAX) {
+        if (calls == STORE_S3_LIST_CALLS_MAX) {
             log_warn("store s3: listing %s: the remote keeps answering empty pages", bucket);
             rc = SILO_EREMOTE;
             goto fail;
@@ -577,7 +578,7 @@ static int copy_streaming(struct s3 *s3, const char *bucket, const char *src, co
 {
     struct store_reader *r = NULL;
     struct store_writer *w = NULL;
-    char *chunk = malloc(COPY_CHUNK);
+    char *chunk = malloc(STORE_COPY_CHUNK);
     int rc;
 
     if (!chunk)
@@ -586,7 +587,7 @@ static int copy_streaming(struct s3 *s3, const char *bucket, const char *src, co
         goto fail;
     for (;;) {
         size_t n = 0;
-        if ((rc = store_s3_reader_read(r, chunk, COPY_CHUNK, &n)))
+        if ((rc = store_s3_reader_read(r, chunk, STORE_COPY_CHUNK, &n)))
             goto fail;
         if (n == 0)
             break;
@@ -628,7 +629,7 @@ static int s3_move(void *ctx, const char *bucket, const char *src, const char *d
     const char *content_type = opt && opt->content_type ? opt->content_type : source.content_type;
     const struct store_meta *new_meta = opt ? opt->meta : source.meta;
     size_t new_count = opt ? opt->meta_count : source.meta_count;
-    if (source.size > COPY_MAX) {
+    if (source.size > S3_MAX_PUT_SIZE) {
         struct store_put_options put = {
             .content_type = content_type, .meta = new_meta, .meta_count = new_count};
         if (same) {

@@ -33,13 +33,6 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define URL_MAX (16 * 1024)
-#define RECEIVE_BUFFER (128 * 1024)
-#define SEND_BUFFER (256 * 1024)
-#define PENDING_MAX (4 << 20) /* a stream's overflow: one callback's data at most */
-#define POLL_MS 1000
-#define ERROR_BODY_MAX (64 * 1024)
-
 struct transfer {
     struct s3_client *client;
     const struct s3_client_request *req;
@@ -215,7 +208,7 @@ static void handle_release(struct s3_client *c, struct handle *h)
     if (!h)
         return;
     pthread_mutex_lock(&c->pool_lock);
-    if (c->idle_count < POOL_IDLE_MAX) {
+    if (c->idle_count < S3_CLIENT_POOL_IDLE_MAX) {
         c->idle[c->idle_count++] = h;
         h = NULL;
     }
@@ -228,7 +221,7 @@ static void handle_release(struct s3_client *c, struct handle *h)
 void s3_client_response_init(struct s3_client_response *resp)
 {
     memset(resp, 0, sizeof *resp);
-    buf_init(&resp->body, S3_CLIENT_BODY_MAX);
+    buf_init(&resp->body, XML_BODY_MAX);
     buf_init(&resp->header, S3_CLIENT_HEADERS_MAX);
 }
 
@@ -322,7 +315,9 @@ static size_t on_body(char *data, size_t size, size_t count, void *arg)
 
     if (!t->streaming || !status_ok(t->resp->status)) {
         if (!status_ok(t->resp->status)) { /* an error document: keep its start */
-            size_t keep = t->resp->body.len < ERROR_BODY_MAX ? ERROR_BODY_MAX - t->resp->body.len : 0;
+            size_t keep = t->resp->body.len < S3_CLIENT_ERROR_BODY_MAX
+                              ? S3_CLIENT_ERROR_BODY_MAX - t->resp->body.len
+                              : 0;
             buf_append(&t->resp->body, data, n < keep ? n : keep);
             return n;
         }
@@ -338,8 +333,8 @@ static size_t on_body(char *data, size_t size, size_t count, void *arg)
     }
     size_t take = n < t->room ? n : t->room, rest = n - take;
     if (rest > t->pending_cap) {
-        size_t cap = rest > RECEIVE_BUFFER ? rest : RECEIVE_BUFFER;
-        char *grown = cap <= PENDING_MAX ? realloc(t->pending, cap) : NULL;
+        size_t cap = rest > S3_CLIENT_RECEIVE_BUFFER ? rest : S3_CLIENT_RECEIVE_BUFFER;
+        char *grown = cap <= S3_CLIENT_PENDING_MAX ? realloc(t->pending, cap) : NULL;
         if (!grown) {
             t->paused = true;
             return CURL_WRITEFUNC_PAUSE;
@@ -430,9 +425,9 @@ static int transfer_setup(struct transfer *t)
     size_t count = 0;
     int rc;
 
-    buf_init(&url, URL_MAX);
+    buf_init(&url, S3_CLIENT_URL_MAX);
     buf_init(&host, 1024);
-    buf_init(&path, URL_MAX);
+    buf_init(&path, S3_CLIENT_URL_MAX);
     buf_init(&authorization, 1024);
     if ((rc = s3_client_url(c, req->bucket, req->key, req->query, &url, &host, &path)))
         goto fail;
@@ -499,7 +494,7 @@ static int transfer_setup(struct transfer *t)
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->verify_ssl ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->verify_ssl ? 2L : 0L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECEIVE_BUFFER);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)S3_CLIENT_RECEIVE_BUFFER);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
@@ -521,7 +516,7 @@ static int transfer_setup(struct transfer *t)
         curl_easy_setopt(e, CURLOPT_READDATA, t);
         curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
         curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
-        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)SEND_BUFFER);
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)S3_CLIENT_SEND_BUFFER);
         if (put)
             curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
         else
@@ -618,7 +613,7 @@ static void drive(struct transfer *t, enum until until)
             break;
         if (t->paused && until != UNTIL_DONE)
             break; /* nowhere to put more */
-        mc = curl_multi_poll(t->handle->multi, NULL, 0, POLL_MS, NULL);
+        mc = curl_multi_poll(t->handle->multi, NULL, 0, S3_CLIENT_POLL_MS, NULL);
         if (mc != CURLM_OK) {
             log_error("store s3: curl_multi_poll: %s", curl_multi_strerror(mc));
             t->done = true;

@@ -38,17 +38,7 @@
 #include "aws/sigv4.h"
 #include "store/store.h"
 #include "util/buf.h"
-
-#define S3_CLIENT_CONNECT_TIMEOUT_MS 10000
-#define S3_CLIENT_STALL_SECONDS 30
-#define S3_CLIENT_MAX_ATTEMPTS 5
-#define S3_CLIENT_BACKOFF_BASE_MS 100
-#define S3_CLIENT_BACKOFF_MAX_MS 5000
-#define S3_CLIENT_BODY_MAX (2 << 20)      /* response bodies kept (XML documents) */
-#define S3_CLIENT_HEADERS_MAX (64 * 1024) /* response header block */
-#define S3_CLIENT_ERROR_CODE_MAX 64
-#define S3_CLIENT_ERROR_MESSAGE_MAX 256
-#define S3_CLIENT_ETAG_MAX 72 /* as store_object_info.etag */
+#include "util/limits.h"
 
 struct s3_client;
 
@@ -100,10 +90,10 @@ struct s3_client_request {
 };
 
 struct s3_client_response {
-    long status;                         /* final HTTP status; 0 when no response came */
-    struct buf body;                     /* the body (errors, XML results), at most S3_CLIENT_BODY_MAX */
-    struct buf header;                   /* "name\0value\0" pairs, names lowercase */
-    char code[S3_CLIENT_ERROR_CODE_MAX]; /* S3 error code of a failed request, else "" */
+    long status;                               /* final HTTP status; 0 when no response came */
+    struct buf body;                           /* the body (errors, XML results), at most XML_BODY_MAX */
+    struct buf header;                         /* "name\0value\0" pairs, names lowercase */
+    char code[S3_CLIENT_ERROR_CODE_MAX];       /* S3 error code of a failed request, else "" */
     char message[S3_CLIENT_ERROR_MESSAGE_MAX]; /* its message */
 };
 
@@ -180,7 +170,7 @@ unsigned s3_client_backoff_ms(unsigned attempt, unsigned base_ms, unsigned max_m
 
 /* Reads an ETag header or element ("\"abc\"", W/ and quotes dropped) into
  * out. SILO_EINVAL when empty or too long. */
-int s3_client_parse_etag(const char *value, char out[S3_CLIENT_ETAG_MAX]);
+int s3_client_parse_etag(const char *value, char out[STORE_ETAG_MAX]);
 
 /* Appends metadata value as it goes into an x-amz-meta-* header: as it is
  * when it is printable ASCII without leading or trailing blanks and does

@@ -14,8 +14,6 @@
 
 #include "store/s3_client.h"
 
-#define POOL_IDLE_MAX 16
-
 struct handle {
     CURL *easy;
     CURLM *multi;
@@ -35,7 +33,7 @@ struct s3_client {
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t pool_lock;
-    struct handle *idle[POOL_IDLE_MAX];
+    struct handle *idle[S3_CLIENT_POOL_IDLE_MAX];
     size_t idle_count;
 };
 

@@ -16,8 +16,6 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-#define ENCODED_WORD_BYTES 45 /* raw bytes per RFC 2047 word: 60 base64 chars, 72 in all */
-
 /* ---- endpoint and URLs ---- */
 
 static void lowercase(char *s)
@@ -239,7 +237,7 @@ unsigned s3_client_backoff_ms(unsigned attempt, unsigned base_ms, unsigned max_m
 
 /* ---- wire formats ---- */
 
-int s3_client_parse_etag(const char *value, char out[S3_CLIENT_ETAG_MAX])
+int s3_client_parse_etag(const char *value, char out[STORE_ETAG_MAX])
 {
     if (!value)
         return SILO_EINVAL;
@@ -254,7 +252,7 @@ int s3_client_parse_etag(const char *value, char out[S3_CLIENT_ETAG_MAX])
         value++;
         n -= 2;
     }
-    if (n == 0 || n >= S3_CLIENT_ETAG_MAX || memchr(value, '"', n))
+    if (n == 0 || n >= STORE_ETAG_MAX || memchr(value, '"', n))
         return SILO_EINVAL;
     memcpy(out, value, n);
     out[n] = '\0';
@@ -281,7 +279,7 @@ int s3_client_meta_encode(struct buf *out, const char *value)
     size_t n = strlen(value), i = 0;
     int rc = 0;
     while (!rc && i < n) {
-        size_t take = n - i < ENCODED_WORD_BYTES ? n - i : ENCODED_WORD_BYTES;
+        size_t take = n - i < S3_CLIENT_ENCODED_WORD_BYTES ? n - i : S3_CLIENT_ENCODED_WORD_BYTES;
         size_t cut = take;
         /* Never split a UTF-8 sequence between two words. */
         while (i + cut < n && cut > 0 && ((unsigned char)value[i + cut] & 0xC0) == 0x80)
@@ -463,7 +461,7 @@ struct list_state {
     /* the <Contents> being read */
     char *key;
     uint64_t size;
-    char etag[S3_CLIENT_ETAG_MAX];
+    char etag[STORE_ETAG_MAX];
     time_t last_modified;
 };
 
@@ -536,7 +534,7 @@ static int on_list_element(void *arg, const char *const *path, size_t depth, con
         if (strcmp(path[2], "Size") == 0)
             return parse_u64(text, len, &st->size);
         if (strcmp(path[2], "ETag") == 0) {
-            char etag[S3_CLIENT_ETAG_MAX + 8];
+            char etag[STORE_ETAG_MAX + 8];
             snprintf(etag, sizeof etag, "%.*s", (int)(len < sizeof etag - 1 ? len : sizeof etag - 1), text);
             return s3_client_parse_etag(etag, st->etag) ? SILO_EINVAL : 0;
         }

@@ -14,28 +14,10 @@
 #include "store/store.h"
 #include "util/buf.h"
 
-#define DEFAULT_PART_SIZE (8ULL << 20)
-#define MIN_PART_SIZE (5ULL << 20) /* S3's smallest part but the last */
-#define MAX_PART_SIZE (5ULL << 30)
-#define DEFAULT_INFLIGHT 4
-#define MAX_INFLIGHT 64
-#define MAX_PARTS 10000
-#define COPY_MAX (5ULL << 30) /* CopyObject's limit */
-#define DEFAULT_MAX_SIZE (5ULL << 40)
-#define LIST_REMOTE_MAX 500 /* 500 url-encoded 1024-byte keys fit the 2 MiB XML limit */
-#define LIST_CALLS_MAX 64   /* remote calls for one store_list page */
-#define DELETE_BATCH 1000
-#define BUCKET_CACHE 16
-#define BUCKET_TTL_MS 30000
-#define RESUME_MAX 5
-#define FIRST_BUFFER (64 * 1024)
-#define COPY_CHUNK (256 * 1024)
-#define QUERY_MAX (16 * 1024)
-#define DEFAULT_CONTENT_TYPE "binary/octet-stream"
 #define META_PREFIX "x-amz-meta-"
 
 struct known_bucket {
-    char name[64];
+    char name[STORE_BUCKET_NAME_MAX + 1];
     int64_t until_ms; /* 0: empty slot */
 };
 
@@ -46,7 +28,7 @@ struct s3 {
     unsigned max_inflight;
     char *bucket; /* default bucket, for check(); NULL when none */
     pthread_mutex_t lock;
-    struct known_bucket known[BUCKET_CACHE];
+    struct known_bucket known[STORE_S3_BUCKET_CACHE];
 };
 
 /* Owned x-amz-meta-* headers, encoded. */

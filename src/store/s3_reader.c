@@ -5,7 +5,7 @@
  * headers are in; reader_read pulls the body through the client's paused
  * transfer, so nothing is buffered beyond one curl buffer. If the
  * connection breaks or stalls mid-body, the reader reopens at the byte it
- * reached with If-Match on the ETag (at most RESUME_MAX times), so a
+ * reached with If-Match on the ETag (at most STORE_S3_RESUME_MAX times), so a
  * replaced object is never spliced. There is no local file: reader_fd is
  * EUNSUPPORTED. */
 #include <stdio.h>
@@ -19,7 +19,7 @@
 struct s3_reader {
     struct store_reader base;
     struct s3 *s3;
-    char bucket[64];
+    char bucket[STORE_BUCKET_NAME_MAX + 1];
     char *key;
     struct store_object_info info;
     struct s3_client_stream *stream;
@@ -112,7 +112,7 @@ static int place_body(struct s3_reader *r, const struct s3_client_response *resp
  * not hold the range asked for. */
 static int reader_reopen(struct s3_reader *r)
 {
-    char range[64], if_match[S3_CLIENT_ETAG_MAX + 2];
+    char range[64], if_match[STORE_ETAG_MAX + 2];
     uint64_t from = r->base.offset + r->pos, to = r->base.offset + r->base.length - 1;
     struct sigv4_header headers[2];
     size_t count = 0;
@@ -239,9 +239,9 @@ int store_s3_reader_read(struct store_reader *base, void *buf, size_t cap, size_
         /* A broken or stalled transfer, or a body that ended early. */
         if (rc && rc != SILO_EUNAVAILABLE && rc != SILO_ETIMEOUT)
             return rc;
-        if (r->resumes == RESUME_MAX) {
+        if (r->resumes == STORE_S3_RESUME_MAX) {
             log_warn("store s3: reading %s failed at byte %llu after %u resumptions", r->key,
-                     (unsigned long long)(r->base.offset + r->pos), RESUME_MAX);
+                     (unsigned long long)(r->base.offset + r->pos), STORE_S3_RESUME_MAX);
             return rc ? rc : SILO_EIO;
         }
         r->resumes++;

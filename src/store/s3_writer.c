@@ -38,7 +38,7 @@ struct part {
     unsigned char *data;
     size_t len, cap;
     unsigned number;
-    char etag[S3_CLIENT_ETAG_MAX];
+    char etag[STORE_ETAG_MAX];
     int rc;
     bool busy;     /* a thread owns it */
     bool finished; /* its thread is done and waits to be joined */
@@ -48,7 +48,7 @@ struct part {
 struct s3_writer {
     struct store_writer base;
     struct s3 *s3;
-    char bucket[64];
+    char bucket[STORE_BUCKET_NAME_MAX + 1];
     char *key;
     char *content_type;
     struct store_meta *meta; /* raw copy, for info_out */
@@ -63,7 +63,7 @@ struct s3_writer {
     size_t slot_count;
     struct part *filling; /* the buffer being written, or NULL */
     char *upload_id;
-    char (*etags)[S3_CLIENT_ETAG_MAX];
+    char (*etags)[STORE_ETAG_MAX];
     size_t etag_cap;
     unsigned part_count;
     pthread_mutex_t lock;
@@ -99,7 +99,7 @@ static int part_collect(struct s3_writer *w, struct part *p)
         w->etags = grown;
         w->etag_cap = cap;
     }
-    memcpy(w->etags[p->number - 1], p->etag, S3_CLIENT_ETAG_MAX);
+    memcpy(w->etags[p->number - 1], p->etag, STORE_ETAG_MAX);
     return 0;
 }
 
@@ -133,7 +133,7 @@ static void *part_upload(void *arg)
     int rc;
 
     s3_client_response_init(&resp);
-    buf_init(&query, QUERY_MAX);
+    buf_init(&query, STORE_S3_QUERY_MAX);
     if (!(rc = buf_printf(&query, "partNumber=%u", p->number)))
         rc = store_s3_append_param(&query, "uploadId", w->upload_id);
     if (!rc) {
@@ -240,8 +240,8 @@ static int part_dispatch(struct s3_writer *w)
 
     if (!w->upload_id && (rc = upload_create(w)))
         return rc;
-    if (w->part_count == MAX_PARTS) {
-        log_warn("store s3: %s needs more than %d parts of %llu bytes", w->key, MAX_PARTS,
+    if (w->part_count == S3_MAX_PARTS) {
+        log_warn("store s3: %s needs more than %d parts of %llu bytes", w->key, S3_MAX_PARTS,
                  (unsigned long long)w->s3->part_size);
         return SILO_ETOOBIG;
     }
@@ -299,7 +299,7 @@ int store_s3_put_begin(void *ctx, const char *bucket, const char *key, const str
     w->base.ops = &store_s3_ops;
     w->s3 = s3;
     snprintf(w->bucket, sizeof w->bucket, "%s", bucket);
-    w->max_size = opt->max_size ? opt->max_size : DEFAULT_MAX_SIZE;
+    w->max_size = opt->max_size ? opt->max_size : S3_MAX_OBJECT_SIZE;
     if (opt->content_md5) {
         memcpy(w->content_md5, opt->content_md5, MD5_LEN);
         w->check_md5 = true;
@@ -307,7 +307,7 @@ int store_s3_put_begin(void *ctx, const char *bucket, const char *key, const str
     w->slot_count = s3->max_inflight + 1;
     w->parts = calloc(w->slot_count, sizeof *w->parts);
     w->key = strdup(key);
-    w->content_type = strdup(opt->content_type ? opt->content_type : DEFAULT_CONTENT_TYPE);
+    w->content_type = strdup(opt->content_type ? opt->content_type : STORE_DEFAULT_CONTENT_TYPE);
     w->md5 = hash_new(HASH_MD5);
     if (!w->parts || !w->key || !w->content_type || !w->md5) {
         rc = SILO_ENOMEM;
@@ -329,7 +329,7 @@ static int part_reserve(struct s3_writer *w, struct part *p, size_t need)
 {
     if (need <= p->cap)
         return 0;
-    size_t cap = p->cap ? 2 * p->cap : FIRST_BUFFER;
+    size_t cap = p->cap ? 2 * p->cap : STORE_S3_FIRST_BUFFER;
     if (cap < need)
         cap = need;
     if (cap > w->s3->part_size)
@@ -386,7 +386,7 @@ static void upload_discard(struct s3_writer *w)
     if (w->upload_id) {
         struct s3_client_request req = store_s3_request("DELETE", w->bucket, w->key);
         struct buf query;
-        buf_init(&query, QUERY_MAX);
+        buf_init(&query, STORE_S3_QUERY_MAX);
         if (!store_s3_append_param(&query, "uploadId", w->upload_id)) {
             req.query = query.data;
             int rc = store_s3_call_simple(w->s3, &req);
@@ -404,8 +404,7 @@ void store_s3_put_abort(struct store_writer *base)
     writer_free(w);
 }
 
-static int put_single(struct s3_writer *w, const unsigned char md5[MD5_LEN],
-                      char etag_out[S3_CLIENT_ETAG_MAX])
+static int put_single(struct s3_writer *w, const unsigned char md5[MD5_LEN], char etag_out[STORE_ETAG_MAX])
 {
     struct buf md5_b64;
     struct s3_client_request req = store_s3_request("PUT", w->bucket, w->key);
@@ -439,7 +438,7 @@ fail:
     return rc;
 }
 
-static int upload_complete(struct s3_writer *w, char etag_out[S3_CLIENT_ETAG_MAX])
+static int upload_complete(struct s3_writer *w, char etag_out[STORE_ETAG_MAX])
 {
     struct sigv4_header type = {"content-type", "application/xml"};
     struct s3_client_request req = store_s3_request("POST", w->bucket, w->key);
@@ -449,8 +448,8 @@ static int upload_complete(struct s3_writer *w, char etag_out[S3_CLIENT_ETAG_MAX
     int rc;
 
     s3_client_response_init(&resp);
-    buf_init(&body, (size_t)MAX_PARTS * 128 + 256);
-    buf_init(&query, QUERY_MAX);
+    buf_init(&body, (size_t)S3_MAX_PARTS * 128 + 256);
+    buf_init(&query, STORE_S3_QUERY_MAX);
     buf_init(&etag, 256);
     rc = buf_append_str(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (unsigned i = 0; i < w->part_count && !rc; i++)
@@ -506,7 +505,7 @@ int store_s3_put_commit(struct store_writer *base, struct store_object_info *inf
 {
     struct s3_writer *w = (struct s3_writer *)base;
     unsigned char md5[MD5_LEN];
-    char etag[S3_CLIENT_ETAG_MAX] = "";
+    char etag[STORE_ETAG_MAX] = "";
     int rc;
 
     if ((rc = w->error) || (rc = hash_final(w->md5, md5)))

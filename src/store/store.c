@@ -20,9 +20,6 @@
 #include "util/encoding.h"
 #include "util/error.h"
 
-#define CONTENT_TYPE_MAX 1024
-#define COPY_CHUNK (256 * 1024)
-
 struct store {
     const struct store_ops *ops;
     void *ctx;
@@ -235,8 +232,8 @@ bool store_bucket_name_valid(const char *name)
 {
     if (!name)
         return false;
-    size_t n = strnlen(name, 64);
-    if (n < 3 || n > 63 || !is_lower_alnum(name[0]) || !is_lower_alnum(name[n - 1]))
+    size_t n = strnlen(name, STORE_BUCKET_NAME_MAX + 1);
+    if (n < 3 || n > STORE_BUCKET_NAME_MAX || !is_lower_alnum(name[0]) || !is_lower_alnum(name[n - 1]))
         return false;
     bool all_digits_and_dots = true;
     unsigned dots = 0;
@@ -380,7 +377,7 @@ static int check_put_options(const struct store_put_options *opt)
     size_t meta_bytes = 0;
     if (!opt)
         return 0;
-    if (opt->content_type && strnlen(opt->content_type, CONTENT_TYPE_MAX + 1) > CONTENT_TYPE_MAX)
+    if (opt->content_type && strnlen(opt->content_type, STORE_CONTENT_TYPE_MAX + 1) > STORE_CONTENT_TYPE_MAX)
         return SILO_EINVAL;
     if (opt->etag_override && strnlen(opt->etag_override, 72) >= 72)
         return SILO_EINVAL;
@@ -618,7 +615,7 @@ int store_copy(struct store *st, const char *src_bucket, const char *src_key, co
         put.meta_count = src->meta_count;
     }
     put.max_size = opt ? opt->max_size : 0;
-    chunk = malloc(COPY_CHUNK);
+    chunk = malloc(STORE_COPY_CHUNK);
     if (!chunk) {
         rc = SILO_ENOMEM;
         goto fail;
@@ -627,7 +624,7 @@ int store_copy(struct store *st, const char *src_bucket, const char *src_key, co
         goto fail;
     for (;;) {
         size_t n = 0;
-        if ((rc = store_reader_read(r, chunk, COPY_CHUNK, &n)))
+        if ((rc = store_reader_read(r, chunk, STORE_COPY_CHUNK, &n)))
             goto fail;
         if (n == 0)
             break;

@@ -23,9 +23,9 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define STORE_KEY_MAX 1024
-#define STORE_META_MAX_BYTES 2048 /* S3's limit on user metadata */
-#define STORE_LIST_MAX 1000
+#include "util/limits.h"
+
+#define STORE_DEFAULT_CONTENT_TYPE "binary/octet-stream" /* S3's, for objects put without one */
 
 struct store_meta {
     char *name; /* lowercase, without "x-amz-meta-" */
@@ -35,8 +35,8 @@ struct store_meta {
 struct store_object_info {
     char *key; /* owned */
     uint64_t size;
-    char etag[72];      /* unquoted: 32 hex digits, or hex-N for multipart */
-    char *content_type; /* owned; "binary/octet-stream" when none was given */
+    char etag[STORE_ETAG_MAX]; /* unquoted: 32 hex digits, or hex-N for multipart */
+    char *content_type;        /* owned; "binary/octet-stream" when none was given */
     time_t last_modified;
     struct store_meta *meta; /* owned array of meta_count entries */
     size_t meta_count;

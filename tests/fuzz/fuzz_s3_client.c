@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     s[n] = '\0';
     bool nul_free = strlen(s) == n;
 
-    char etag[S3_CLIENT_ETAG_MAX];
+    char etag[STORE_ETAG_MAX];
     if (s3_client_parse_etag(s, etag) == 0) {
         size_t len = strlen(etag);
         if (len == 0 || len >= sizeof etag || strchr(etag, '"'))

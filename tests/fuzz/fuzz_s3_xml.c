@@ -48,17 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 1) {
         struct xml_complete c;
         if (xml_parse_complete(body, n, arena, &c) == 0) {
-            if (c.count == 0 || c.count > XML_PARTS_MAX)
+            if (c.count == 0 || c.count > S3_MAX_PARTS)
                 abort();
             for (size_t i = 0; i < c.count; i++)
-                if (c.parts[i].number < 1 || c.parts[i].number > XML_PARTS_MAX || !c.parts[i].etag[0] ||
+                if (c.parts[i].number < 1 || c.parts[i].number > S3_MAX_PARTS || !c.parts[i].etag[0] ||
                     strlen(c.parts[i].etag) >= sizeof c.parts[i].etag)
                     abort();
         }
     } else {
         struct xml_delete d;
         if (xml_parse_delete(body, n, arena, &d) == 0) {
-            if (d.count == 0 || d.count > XML_DELETE_MAX)
+            if (d.count == 0 || d.count > S3_MAX_DELETE_KEYS)
                 abort();
             for (size_t i = 0; i < d.count; i++) {
                 if (!d.objects[i].key)

@@ -147,11 +147,11 @@ static void enforces_delete_limits(void **state)
     struct xml_delete d;
     buf_init(&body, XML_BODY_MAX);
     assert_int_equal(buf_append_str(&body, "<Delete>"), 0);
-    for (int i = 0; i < XML_DELETE_MAX; i++)
+    for (int i = 0; i < S3_MAX_DELETE_KEYS; i++)
         assert_int_equal(buf_printf(&body, "\n    <Object>\n        <Key>k%d</Key>\n    </Object>", i), 0);
     assert_int_equal(buf_append_str(&body, "</Delete>"), 0);
     assert_int_equal(xml_parse_delete(body.data, body.len, arena, &d), 0);
-    assert_int_equal(d.count, XML_DELETE_MAX);
+    assert_int_equal(d.count, S3_MAX_DELETE_KEYS);
     assert_string_equal(d.objects[999].key, "k999");
     /* (pretty-printed: the white space between elements is not kept) */
     /* one more object is too many */
@@ -230,9 +230,9 @@ static void parses_complete_bodies(void **state)
     struct buf body;
     buf_init(&body, XML_BODY_MAX);
     assert_int_equal(buf_append_str(&body, "<CompleteMultipartUpload>"), 0);
-    for (int i = 1; i <= XML_PARTS_MAX + 1; i++)
+    for (int i = 1; i <= S3_MAX_PARTS + 1; i++)
         assert_int_equal(buf_printf(&body, "<Part><PartNumber>%d</PartNumber><ETag>e</ETag></Part>",
-                                    i > XML_PARTS_MAX ? 1 : i),
+                                    i > S3_MAX_PARTS ? 1 : i),
                          0);
     assert_int_equal(buf_append_str(&body, "</CompleteMultipartUpload>"), 0);
     assert_int_equal(xml_parse_complete(body.data, body.len, arena, &c), SILO_ETOOBIG);

@@ -245,7 +245,7 @@ static void etag_parsing(void **state)
         {"\"0123456789012345678901234567890123456789012345678901234567890123456789012\"", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char out[S3_CLIENT_ETAG_MAX];
+        char out[STORE_ETAG_MAX];
         int rc = s3_client_parse_etag(cases[i].value, out);
         if (!cases[i].etag) {
             assert_int_equal(rc, SILO_EINVAL);
@@ -254,7 +254,7 @@ static void etag_parsing(void **state)
         assert_int_equal(rc, 0);
         assert_string_equal(out, cases[i].etag);
     }
-    char out[S3_CLIENT_ETAG_MAX];
+    char out[STORE_ETAG_MAX];
     assert_int_equal(s3_client_parse_etag(NULL, out), SILO_EINVAL);
 }
 
@@ -922,7 +922,7 @@ static void multipart_round_trip(void **state)
     struct store_object_info info, head;
     uint64_t done = 0, in_part = 0;
     unsigned parts = 0;
-    char expected[S3_CLIENT_ETAG_MAX], hex[2 * MD5_LEN + 1];
+    char expected[STORE_ETAG_MAX], hex[2 * MD5_LEN + 1];
     const struct store_meta meta[] = {{"kind", "multi"}};
     struct store_put_options opt = {.content_type = "video/mp4", .meta = meta, .meta_count = 1};
 
