@@ -13,6 +13,8 @@
 
 #include <expat.h>
 
+#define XML_PARSE_SLICE (64 * 1024) /* bytes handed to expat per call */
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,9 +271,21 @@ int xml_parse(const char *data, size_t n, xml_element_fn on_element, void *arg)
     XML_SetEntityDeclHandler(ps->xp, on_entity);
     XML_SetParamEntityParsing(ps->xp, XML_PARAM_ENTITY_PARSING_NEVER);
     /* No external entity handler is set: expat never loads one. */
-    if (XML_Parse(ps->xp, data, (int)n, XML_TRUE) != XML_STATUS_OK)
-        rc = ps->rc ? ps->rc : XML_GetErrorCode(ps->xp) == XML_ERROR_NO_MEMORY ? SILO_ENOMEM : SILO_EINVAL;
-    else if (ps->rc)
+    /* Fed in slices, so expat's own copy of the input stays one slice
+     * rather than the whole document. */
+    size_t off = 0;
+    do {
+        size_t slice = n - off < XML_PARSE_SLICE ? n - off : XML_PARSE_SLICE;
+        bool last = off + slice == n;
+        if (XML_Parse(ps->xp, data + off, (int)slice, last ? XML_TRUE : XML_FALSE) != XML_STATUS_OK) {
+            rc = ps->rc                                            ? ps->rc
+                 : XML_GetErrorCode(ps->xp) == XML_ERROR_NO_MEMORY ? SILO_ENOMEM
+                                                                   : SILO_EINVAL;
+            break;
+        }
+        off += slice;
+    } while (off < n);
+    if (!rc && ps->rc)
         rc = ps->rc;
 fail:
     if (ps->xp)
