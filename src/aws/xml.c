@@ -13,8 +13,6 @@
 
 #include <expat.h>
 
-#define XML_PARSE_SLICE (64 * 1024) /* bytes handed to expat per call */
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -62,6 +62,8 @@
 #define XML_MAX_TEXT         8192          /* the text of one element: an encoded 1024-byte key is 3 KiB */
 #define XML_MAX_NAME         63            /* a local element name: S3's are under 40 bytes */
 #define XML_MAX_NAME_BYTES   (4 * XML_MAX_NAME) /* a qualified name as written, prefix included */
+#define XML_PARSE_SLICE      (64 * 1024)   /* bytes handed to expat per call: its copy of the input stays
+                                            * this small instead of the whole document */
 #define XML_MAX_ELEMENTS     200000        /* elements of one document: S3_MAX_PARTS parts with every optional
                                             * child (8 each) is 80,001; bounds the callbacks per document */
 

@@ -302,6 +302,42 @@ static void refuses_hostile_documents(void **state)
     arena_free(arena);
 }
 
+/* Documents longer than one slice handed to expat parse the same, whatever
+ * falls on a slice boundary: a UTF-8 sequence, an entity, a tag. */
+static void parses_across_slices(void **state)
+{
+    (void)state;
+    struct arena *arena = arena_new();
+    struct buf body;
+    struct xml_delete d;
+    buf_init(&body, XML_BODY_MAX);
+    for (size_t shift = 0; shift < 12; shift++) {
+        buf_reset(&body);
+        assert_int_equal(buf_append_str(&body, "<Delete><!--"), 0);
+        while (body.len < XML_PARSE_SLICE - 8 + shift) /* a comment up to just before the boundary */
+            assert_int_equal(buf_append(&body, "c", 1), 0);
+        assert_int_equal(buf_append_str(&body,
+                                        "--><Object><Key>\xE2\x82\xAC&amp;\xF0\x9F\x98\x80&#x20AC;</Key>"
+                                        "</Object><Object><Key>second</Key></Object></Delete>"),
+                         0);
+        assert_true(body.len > XML_PARSE_SLICE);
+        if (xml_parse_delete(body.data, body.len, arena, &d) != 0)
+            fail_msg("shift %zu refused", shift);
+        assert_int_equal(d.count, 2);
+        assert_string_equal(d.objects[0].key, "\xE2\x82\xAC&\xF0\x9F\x98\x80\xE2\x82\xAC");
+        assert_string_equal(d.objects[1].key, "second");
+    }
+    /* an error in a later slice is still an error */
+    buf_reset(&body);
+    assert_int_equal(buf_append_str(&body, "<Delete><Object><Key>k</Key></Object>"), 0);
+    while (body.len < 3 * XML_PARSE_SLICE)
+        assert_int_equal(buf_append_str(&body, "<a/>"), 0);
+    assert_int_equal(buf_append_str(&body, "</Delet>"), 0);
+    assert_int_equal(xml_parse_delete(body.data, body.len, arena, &d), SILO_EINVAL);
+    buf_free(&body);
+    arena_free(arena);
+}
+
 /* Line ends in text are normalised as XML 1.0 says; a reference keeps CR. */
 static void normalises_line_ends(void **state)
 {
@@ -338,6 +374,7 @@ int main(void)
         cmocka_unit_test(parses_complete_bodies),
         cmocka_unit_test(refuses_hostile_documents),
         cmocka_unit_test(normalises_line_ends),
+        cmocka_unit_test(parses_across_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
