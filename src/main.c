@@ -545,10 +545,6 @@ static int cmd_serve(int argc, char **argv)
     /* Seed 000's speech engine and job kinds, before requests and workers may use them. */
     if (transcriptions_start(&app))
         log_warn("transcription is off: see the log above");
-    printf("api: %s\n", app.api_url);
-    printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
-    printf("data: %s\n", app.cfg.data_dir);
-    fflush(stdout);
     /* The S3 endpoint tells the object index about objects that arrive
      * through silo's grants (presigned URLs, POST policies). */
     static struct s3_endpoint s3_endpoint;
@@ -556,12 +552,17 @@ static int cmd_serve(int argc, char **argv)
     http_server_set_app(servers[0], &app);
     if (servers[1])
         http_server_set_app(servers[1], &s3_endpoint);
-    log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
-             app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
-
+    /* Before the addresses are printed: whoever waits for them (scripts,
+     * tests) finds the leftovers of an earlier crash gone. */
     uint64_t leftovers = 0;
     if (objects_sweep_staging(&app, &leftovers) == 0 && leftovers)
         log_info("removed %llu staging objects left by an earlier crash", (unsigned long long)leftovers);
+    printf("api: %s\n", app.api_url);
+    printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
+    printf("data: %s\n", app.cfg.data_dir);
+    fflush(stdout);
+    log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
+             app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
 
     /* The retention sweep (off unless recordings-retention-days > 0). */
     struct recordings_sweeper *sweeper = NULL;
