@@ -560,7 +560,7 @@ static int cmd_serve(int argc, char **argv)
     if (videos_register_jobs())
         log_warn("cannot register the video jobs");
     struct jobs_pool *workers = NULL;
-    rc = jobs_workers_start(&app, (unsigned)app.cfg.workers, &workers);
+    rc = jobs_workers_start(app.db, app.cfg.job_lease * 1000, (unsigned)app.cfg.workers, &app, &workers);
     if (rc)
         log_warn("cannot start the job workers: %s", silo_strerror(rc));
 

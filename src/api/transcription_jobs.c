@@ -677,7 +677,7 @@ static json_t *schedule_callback(struct app *app, const struct job *job, json_t 
 
 static int run_transcribe(struct jobs_task *task)
 {
-    struct app *app = task->app;
+    struct app *app = ((struct app *)task->ctx);
     const struct job *job = task->job;
     struct store *st = app_store(app, NULL);
     struct asr_result result = {0};
@@ -794,7 +794,7 @@ done:
 
 static int run_deliver(struct jobs_task *task)
 {
-    struct app *app = task->app;
+    struct app *app = ((struct app *)task->ctx);
     json_t *p = json_loads(task->job->payload, 0, NULL), *payload = NULL, *state = NULL;
     struct job tj = {0};
     char error[PEER_ERROR_MAX] = "";
@@ -919,7 +919,7 @@ static int record_object(struct app *app, const char *bucket, const struct store
 
 static int run_transcribe_recording(struct jobs_task *task)
 {
-    struct app *app = task->app;
+    struct app *app = ((struct app *)task->ctx);
     struct store *st = app_store(app, NULL);
     const char *bucket = store_default_bucket(st);
     json_t *p = json_loads(task->job->payload, 0, NULL), *doc = NULL;

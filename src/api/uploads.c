@@ -25,26 +25,11 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-#define FILENAME_MAX_LEN 255
-
 static void field_error(struct http_request *req, const char *field, const char *message)
 {
     char text[512];
     snprintf(text, sizeof text, "%s: %s", field, message);
     http_respond_json(req, 400, json_pack("{s:s, s:s}", "detail", text, "field", field));
-}
-
-/* A MIME type: type "/" subtype, each of RFC 6838 restricted-name chars. */
-static bool mime_valid(const char *s)
-{
-    const char *slash = strchr(s, '/');
-    if (!slash || slash == s || !slash[1] || strlen(s) > 127)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (p != slash && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                            (*p >= '0' && *p <= '9') || strchr("!#$&-^_.+", *p)))
-            return false;
-    return true;
 }
 
 static int presigned_url(struct http_request *req)
@@ -62,9 +47,9 @@ static int presigned_url(struct http_request *req)
     const json_t *size = json_object_get(body, "size");
     int rc = 0;
     if (!json_is_string(filename) || !*json_string_value(filename) ||
-        strlen(json_string_value(filename)) > FILENAME_MAX_LEN)
+        strlen(json_string_value(filename)) > API_FILENAME_MAX)
         field_error(req, "filename", "must be a non-empty string of at most 255 bytes");
-    else if (!json_is_string(ctype) || !mime_valid(json_string_value(ctype)))
+    else if (!json_is_string(ctype) || !objects_content_type_valid(json_string_value(ctype)))
         field_error(req, "contentType", "must be a MIME type such as audio/webm");
     else if (!sniff_type_allowed(json_string_value(ctype), app->cfg.upload_types))
         field_error(req, "contentType", "this content type may not be uploaded");
@@ -125,32 +110,6 @@ static int presigned_url(struct http_request *req)
     return 0;
 }
 
-/* Reads the first SNIFF_BYTES of bucket/key and names their type. */
-static int sniff_stored(struct store *st, const char *bucket, const char *key, char type_out[SNIFF_TYPE_MAX])
-{
-    struct store_range range = {.kind = STORE_RANGE_SPAN, .first = 0, .last = SNIFF_BYTES - 1};
-    struct store_reader *r = NULL;
-    int rc = store_get(st, bucket, key, &range, &r);
-    if (rc)
-        return rc;
-    char *data = malloc(SNIFF_BYTES);
-    size_t have = 0;
-    while (!rc && data && have < SNIFF_BYTES) {
-        size_t n = 0;
-        rc = store_reader_read(r, data + have, SNIFF_BYTES - have, &n);
-        if (n == 0)
-            break;
-        have += n;
-    }
-    store_reader_close(r);
-    if (!data)
-        return SILO_ENOMEM;
-    if (!rc)
-        rc = sniff_type(data, have, type_out);
-    free(data);
-    return rc;
-}
-
 static int complete(struct http_request *req)
 {
     struct app *app = req->app;
@@ -173,39 +132,14 @@ static int complete(struct http_request *req)
         return 0;
     struct store *st = app_store(app, NULL);
     const char *bucket = store_default_bucket(st);
-    char sniffed[SNIFF_TYPE_MAX] = "";
-    int status = 0;
-    char message[400] = "";
-    if (info.size == 0 || info.size > (uint64_t)app->cfg.max_upload_bytes) {
-        status = info.size ? 413 : 400;
-        snprintf(message, sizeof message, "uploaded object has %llu bytes: outside 1 to %lld",
-                 (unsigned long long)info.size, (long long)app->cfg.max_upload_bytes);
-    } else if (sniff_stored(st, bucket, key, sniffed) != 0) {
-        status = 500;
-        snprintf(message, sizeof message, "cannot read the uploaded object");
-    } else if (!sniff_type_allowed(sniffed, app->cfg.upload_types)) {
-        status = 415;
-        snprintf(message, sizeof message, "content type %s is not allowed", sniffed);
-    } else if (!sniff_type_consistent(info.content_type, sniffed)) {
-        status = 415;
-        snprintf(message, sizeof message, "declared content type %s does not match the file's content (%s)",
-                 info.content_type, sniffed);
-    }
-    if (status) {
-        store_delete(st, bucket, key);
-        db_object_delete(app->db, bucket, key);
-        store_object_info_clear(&info);
-        api_error(req, status, "%s (the object was deleted)", message);
-        return 0;
-    }
-    char when[25];
-    time_format_iso8601(info.last_modified, when);
-    const char *owner = NULL;
-    objects_owner_of(app, bucket, key, req->arena, &owner);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "user_id", owner ? owner : who.sub, "content_type",
-                             info.content_type, "upload_timestamp", when);
-    int rc = objects_record(app, bucket, &info, owner ? owner : who.sub, meta);
-    if (!rc) {
+    struct silo_refusal refusal = {0};
+    json_t *meta = NULL;
+    int rc = objects_confirm_upload(app, key, &info, who.sub, req->arena, &meta, &refusal);
+    if (!rc && refusal.status) {
+        api_error(req, refusal.status, "%s (the object was deleted)", refusal.message);
+    } else if (!rc) {
+        char when[25];
+        time_format_iso8601(info.last_modified, when);
         char *url = NULL;
         store_presign_url(st, "GET", bucket, key, (long)app->cfg.presign_expiry, NULL, time_now(), &url);
         http_respond_json(req, 200,

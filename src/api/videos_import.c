@@ -461,7 +461,7 @@ static int job_video(const struct jobs_task *task, struct db_video *v)
     memset(v, 0, sizeof *v);
     json_t *doc = json_loads(task->job->payload, 0, NULL);
     const char *id = json_string_value(json_object_get(doc, "videoId"));
-    int rc = id && videos_id_valid(id) ? db_video_get(task->app->db, id, v) : SILO_EINVAL;
+    int rc = id && videos_id_valid(id) ? db_video_get(((struct app *)task->ctx)->db, id, v) : SILO_EINVAL;
     json_decref(doc);
     return rc;
 }
@@ -476,7 +476,7 @@ static char *job_result(const char *status, const char *message)
 
 static int import_job(struct jobs_task *task)
 {
-    struct app *app = task->app;
+    struct app *app = ((struct app *)task->ctx);
     struct db_video v;
     int rc = job_video(task, &v);
     if (rc) {
@@ -537,7 +537,7 @@ static void merge_stream_info(struct app *app, const struct db_video *v, const s
 
 static int poster_job(struct jobs_task *task)
 {
-    struct app *app = task->app;
+    struct app *app = ((struct app *)task->ctx);
     struct store *st = app_store(app, NULL);
     const char *bucket = store_default_bucket(st);
     struct db_video v;
