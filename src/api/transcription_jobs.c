@@ -37,13 +37,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "api/objects.h"
 #include "api/recordings.h"
 #include "api/transcriptions.h"
 #include "api/transcriptions_int.h"
-#include "http/outbound.h"
+#include "http/client.h"
 #include "util/crypto.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -86,19 +84,7 @@ int transcriptions_parse_id(const char *id, int64_t *job_id_out, char token_out[
 
 void transcriptions_url_host(const char *url, char *out, size_t size)
 {
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL;
-    out[0] = '\0';
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
-            snprintf(out, size, "%s:%s", host, port);
-        else
-            snprintf(out, size, "%s", host);
-    }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
+    http_client_url_host(url, out, size);
 }
 
 int transcriptions_payload_view(const json_t *payload, enum transcribe_format *format_out,
@@ -262,36 +248,7 @@ int transcriptions_wait(struct app *app, int64_t job_id, int64_t deadline_ms, js
 
 /* ---- sending to a caller's URL ---- */
 
-struct body_reader {
-    const char *data;
-    size_t len, pos;
-};
-
-static size_t read_body(char *buffer, size_t size, size_t nitems, void *arg)
-{
-    struct body_reader *b = arg;
-    size_t n = b->len - b->pos < size * nitems ? b->len - b->pos : size * nitems;
-    memcpy(buffer, b->data + b->pos, n);
-    b->pos += n;
-    return n;
-}
-
-static int seek_body(void *arg, curl_off_t offset, int origin)
-{
-    struct body_reader *b = arg;
-    if (origin != SEEK_SET || offset < 0 || (size_t)offset > b->len)
-        return CURL_SEEKFUNC_CANTSEEK;
-    b->pos = (size_t)offset;
-    return CURL_SEEKFUNC_OK;
-}
-
-static size_t discard(char *data, size_t size, size_t nmemb, void *arg)
-{
-    (void)data, (void)arg;
-    return size * nmemb;
-}
-
-/* PUTs (or POSTs) data to a caller's url through the outbound guard, with
+/* PUTs (or POSTs) data to a caller's url through the client's guard, with
  * content_type unless it is NULL (then no Content-Type at all). 0 on
  * a 2xx; otherwise error (size PEER_ERROR_MAX) says why and *final_out
  * whether retrying is pointless (the guard refused, or a 4xx other than
@@ -299,60 +256,35 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *arg)
 static int send_to(struct app *app, const char *method, const char *url, const char *content_type,
                    const char *data, size_t len, char *error, bool *final_out)
 {
-    struct outbound_guard guard = {.policy = &app->outbound};
-    struct body_reader body = {data, len, 0};
-    struct curl_slist *headers = NULL;
-    char header[256], errbuf[CURL_ERROR_SIZE] = "";
-    long status = 0;
-    int rc = 0;
+    char header[256];
+    const char *headers[2] = {NULL, NULL};
     *final_out = false;
     error[0] = '\0';
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return SILO_ENOMEM;
     if (content_type) {
         snprintf(header, sizeof header, "Content-Type: %s", content_type);
-        headers = curl_slist_append(headers, header);
+        headers[0] = header;
     }
-    headers = curl_slist_append(headers, "Expect:");
-    outbound_apply(curl, &guard);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)TRANSCRIPTIONS_DELIVERY_TIMEOUT);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    if (strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
-        curl_easy_setopt(curl, CURLOPT_READDATA, &body);
-        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);
-        curl_easy_setopt(curl, CURLOPT_SEEKDATA, &body);
-        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-    } else {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        curl_easy_setopt(curl, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
-    }
-    CURLcode cc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (guard.refused) {
-        snprintf(error, PEER_ERROR_MAX,
-                 "refused: the URL (or a redirect) leads to a private, loopback or "
-                 "link-local address");
+    struct http_client_request rq = {.method = method,
+                                     .url = url,
+                                     .guarded = true,
+                                     .headers = headers,
+                                     .body = data,
+                                     .body_len = len,
+                                     .timeout_ms = TRANSCRIPTIONS_DELIVERY_TIMEOUT * 1000L};
+    struct http_client_response resp;
+    int rc = http_client_perform(&app->client, &rq, &resp);
+    if (rc == SILO_EFORBIDDEN) {
+        snprintf(error, PEER_ERROR_MAX, "%s", resp.error);
         *final_out = true;
-        rc = SILO_EFORBIDDEN;
-    } else if (cc != CURLE_OK) {
-        snprintf(error, PEER_ERROR_MAX, "%s", *errbuf ? errbuf : curl_easy_strerror(cc));
+    } else if (rc) {
+        snprintf(error, PEER_ERROR_MAX, "%s", resp.error);
         rc = SILO_EUNAVAILABLE;
-    } else if (status < 200 || status > 299) {
-        snprintf(error, PEER_ERROR_MAX, "the peer answered %ld", status);
-        *final_out = status >= 400 && status < 500 && status != 408 && status != 429;
+    } else if (!http_client_ok(&resp)) {
+        snprintf(error, PEER_ERROR_MAX, "the peer answered %ld", resp.status);
+        *final_out = resp.status >= 400 && resp.status < 500 && resp.status != 408 && resp.status != 429;
         rc = SILO_EREMOTE;
     }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    http_client_response_clear(&resp);
     return rc;
 }
 
@@ -1031,7 +963,8 @@ int transcriptions_start(struct app *app)
                              .openai_url = app->cfg.asr_openai_url,
                              .openai_key = app->cfg.asr_openai_key,
                              .openai_model = app->cfg.asr_openai_model,
-                             .timeout = (long)app->cfg.asr_openai_timeout};
+                             .timeout = (long)app->cfg.asr_openai_timeout,
+                             .client = &app->client};
     int rc = asr_open(&cfg, &engine);
     if (rc) {
         log_error("transcription: cannot open the %s speech engine: %s; /v1/audio routes answer 503",

@@ -26,20 +26,17 @@
  * in the asked format. Every error has OpenAI's shape. */
 #include <ctype.h>
 #include <math.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
 #include "api/api.h"
 #include "api/objects.h"
 #include "api/transcriptions_int.h"
 #include "http/multipart.h"
-#include "http/outbound.h"
+#include "http/client.h"
 #include "media/sniff.h"
 #include "util/crypto.h"
 #include "util/encoding.h"
@@ -48,7 +45,6 @@
 #include "util/timeutil.h"
 
 #define FIELD_MAX (16 << 10)
-#define URL_FIELD_MAX 8192
 #define MAX_GRANULARITIES 4
 #define MODEL_CREATED 1677610602 /* whisper-1's "created" at OpenAI */
 #define SUPPORTED_FORMATS "['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']"
@@ -360,43 +356,19 @@ static int parse_flag(const char *v, bool *out)
 static int check_target(struct http_request *req, struct upload *up, const char *url, const char *param)
 {
     struct app *app = req->app;
-    if (strlen(url) > URL_FIELD_MAX || outbound_check_url(url))
+    char host[256];
+    int rc = http_client_check_target(&app->client, url, host, sizeof host);
+    if (rc == SILO_ENOTFOUND)
+        return fail_upload(up, 400, param, "invalid_url", "the host of %s (%s) does not resolve", param,
+                           host);
+    if (rc == SILO_EFORBIDDEN)
+        return fail_upload(up, 400, param, "url_not_allowed",
+                           "%s points at %s, a private, loopback or link-local address this server may not "
+                           "reach (see the outbound-allow setting)",
+                           param, host);
+    if (rc)
         return fail_upload(up, 400, param, "invalid_url", "%s must be an http or https URL", param);
-    CURLU *u = curl_url();
-    char *host = NULL;
-    int rc = 0;
-    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        rc = fail_upload(up, 400, param, "invalid_url", "%s must be an http or https URL", param);
-        goto done;
-    }
-    const char *name = host;
-    char bare[256];
-    size_t len = strlen(host);
-    if (host[0] == '[' && len > 2 && len < sizeof bare) { /* an IPv6 literal */
-        memcpy(bare, host + 1, len - 2);
-        bare[len - 2] = '\0';
-        name = bare;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(name, NULL, &hints, &ai) != 0 || !ai) {
-        rc = fail_upload(up, 400, param, "invalid_url", "the host of %s (%s) does not resolve", param, host);
-        goto done;
-    }
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        if (!outbound_address_allowed(&app->outbound, a->ai_addr)) {
-            rc = fail_upload(up, 400, param, "url_not_allowed",
-                             "%s points at %s, a private, loopback or link-local address this server may not "
-                             "reach (see the outbound-allow setting)",
-                             param, host);
-            break;
-        }
-    }
-    freeaddrinfo(ai);
-done:
-    curl_free(host);
-    curl_url_cleanup(u);
-    return rc;
+    return 0;
 }
 
 /* Checks the whole request once the body is in and builds the job's

@@ -355,7 +355,7 @@ static int download(struct http_request *req)
         goto done;
     }
     const char *url = json_string_value(url_json);
-    if (strlen(url) > VIDEO_URL_MAX || outbound_check_url(url)) {
+    if (strlen(url) > VIDEO_URL_MAX || http_client_check_url(url)) {
         videos_fail(req, 400, "videoUrl must be an http or https URL with a host (at most %d bytes)",
                     VIDEO_URL_MAX);
         goto done;

@@ -30,7 +30,6 @@
  * The webhook URL is the operator's setting, not a caller's, so it is not
  * subject to the outbound guard; the video URLs the generator reports are
  * (the import applies it). */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,75 +73,61 @@ static void sign(const char *secret, const char *timestamp, const char *body, si
     snprintf(out, 80, "sha256=%s", hex);
 }
 
-static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
+/* One POST of body to the webhook. resp is the answer (owned by the
+ * caller); returns http_client_perform's error. */
+static int post_once(struct app *app, const char *body, struct http_client_response *resp)
 {
-    struct buf *b = arg;
-    return buf_append(b, data, size * nmemb) ? 0 : size * nmemb;
-}
-
-/* One POST of body to the webhook. *status_out gets the HTTP status (0
- * when there was no answer), response the body (bounded). */
-static CURLcode post_once(struct app *app, const char *body, long *status_out, struct buf *response)
-{
-    CURL *curl = curl_easy_init();
-    struct curl_slist *headers = NULL;
-    char line[160], timestamp[24], signature[80];
-    if (!curl)
-        return CURLE_OUT_OF_MEMORY;
+    char timestamp[24], signature[80], stamp_line[64], signature_line[128];
+    const char *headers[4] = {"Content-Type: application/json", stamp_line, NULL, NULL};
     snprintf(timestamp, sizeof timestamp, "%lld", (long long)time_now());
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Expect:");
-    snprintf(line, sizeof line, "X-Silo-Timestamp: %s", timestamp);
-    headers = curl_slist_append(headers, line);
+    snprintf(stamp_line, sizeof stamp_line, "X-Silo-Timestamp: %s", timestamp);
     if (*app->cfg.video_webhook_secret) {
         sign(app->cfg.video_webhook_secret, timestamp, body, strlen(body), signature);
-        snprintf(line, sizeof line, "X-Silo-Signature: %s", signature);
-        headers = curl_slist_append(headers, line);
+        snprintf(signature_line, sizeof signature_line, "X-Silo-Signature: %s", signature);
+        headers[2] = signature_line;
     }
-    buf_reset(response);
-    curl_easy_setopt(curl, CURLOPT_URL, app->cfg.video_webhook_url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)app->cfg.video_webhook_timeout);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "silo-video-webhook");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
-    CURLcode code = curl_easy_perform(curl);
-    *status_out = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status_out);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    return code;
+    /* The webhook is the operator's setting, not a caller's: not guarded. */
+    struct http_client_request rq = {.method = "POST",
+                                     .url = app->cfg.video_webhook_url,
+                                     .headers = headers,
+                                     .body = body,
+                                     .body_len = strlen(body),
+                                     .timeout_ms = app->cfg.video_webhook_timeout * 1000,
+                                     .response_max = WEBHOOK_RESPONSE_MAX};
+    return http_client_perform(&app->client, &rq, resp);
 }
 
 /* Calls the webhook with bounded retries. 0 with the 2xx answer in
- * response; otherwise the status to answer and a message. */
-static int call_webhook(struct app *app, const char *body, struct buf *response, int *status_out,
+ * *answer_out (owned, NULL when not JSON); otherwise the status to answer
+ * and a message. */
+static int call_webhook(struct app *app, const char *body, json_t **answer_out, int *status_out,
                         char *message, size_t message_size)
 {
+    *answer_out = NULL;
     for (int attempt = 1;; attempt++) {
-        long status = 0;
-        CURLcode code = post_once(app, body, &status, response);
-        if (code == CURLE_OK && status >= 200 && status <= 299)
+        struct http_client_response resp;
+        int rc = post_once(app, body, &resp);
+        if (!rc && http_client_ok(&resp)) {
+            *answer_out = json_loadb(buf_str(&resp.body), resp.body.len, 0, NULL);
+            http_client_response_clear(&resp);
             return 0;
-        bool transient = code != CURLE_OK || status == 429 || status >= 500;
-        if (code == CURLE_OPERATION_TIMEDOUT) {
+        }
+        bool transient = rc || resp.status == 429 || resp.status >= 500;
+        if (rc == SILO_ETIMEOUT) {
             *status_out = 504;
             snprintf(message, message_size,
                      "the video generator did not answer within %lld seconds (%d tries)",
                      (long long)app->cfg.video_webhook_timeout, attempt);
-        } else if (code != CURLE_OK) {
+        } else if (rc) {
             *status_out = 502;
-            snprintf(message, message_size, "cannot reach the video generator: %s (%d tries)",
-                     curl_easy_strerror(code), attempt);
+            snprintf(message, message_size, "cannot reach the video generator: %s (%d tries)", resp.error,
+                     attempt);
         } else {
             *status_out = 502;
-            snprintf(message, message_size, "the video generator answered HTTP %ld (%d tries)", status,
+            snprintf(message, message_size, "the video generator answered HTTP %ld (%d tries)", resp.status,
                      attempt);
         }
+        http_client_response_clear(&resp);
         log_warn("videos: webhook try %d: %s", attempt, message);
         if (!transient || attempt == WEBHOOK_ATTEMPTS)
             return SILO_EREMOTE;
@@ -193,13 +178,11 @@ int videos_generate(struct http_request *req)
     struct app *app = req->app;
     struct principal who;
     json_t *doc = NULL, *payload = NULL, *answer = NULL;
-    struct buf response;
     char *text = NULL;
     bool row = false;
     char video_id[VIDEO_ID_MAX], secret[2 * VIDEO_SECRET_BYTES + 1], when[25];
     int rc = 0;
 
-    buf_init(&response, WEBHOOK_RESPONSE_MAX);
     if (videos_authenticate(req, &who) || videos_json_body(req, &doc))
         goto done;
     char missing[256] = "";
@@ -265,17 +248,16 @@ int videos_generate(struct http_request *req)
     }
     int status = 502;
     char message[512];
-    if (call_webhook(app, text, &response, &status, message, sizeof message)) {
+    if (call_webhook(app, text, &answer, &status, message, sizeof message)) {
         db_video_delete(app->db, video_id);
         row = false;
         videos_fail(req, status, "%s", message);
         goto done;
     }
-    answer = json_loadb(buf_str(&response), response.len, 0, NULL);
     const char *url = answer ? answered_url(answer) : NULL;
     videos_format_ms(time_now_ms(), when);
     if (url) {
-        if (strlen(url) > VIDEO_URL_MAX || outbound_check_url(url)) {
+        if (strlen(url) > VIDEO_URL_MAX || http_client_check_url(url)) {
             db_video_set_status(app->db, video_id, "failed", "{}",
                                 "the generator answered an invalid video URL", "processing", "{}");
             videos_fail(req, 502, "the video generator answered an invalid videoUrl");
@@ -304,7 +286,6 @@ done:
     json_decref(doc);
     json_decref(payload);
     json_decref(answer);
-    buf_free(&response);
     free(text);
     return rc;
 }
@@ -365,7 +346,7 @@ int videos_callback(struct http_request *req)
                   json_pack("{s:s, s:s}", "videoId", video_id, "status", "failed"));
         goto done;
     }
-    if (!url || strlen(url) > VIDEO_URL_MAX || outbound_check_url(url)) {
+    if (!url || strlen(url) > VIDEO_URL_MAX || http_client_check_url(url)) {
         videos_fail(req, 400, "field 'videoUrl' must be an http or https URL");
         goto done;
     }

@@ -1,16 +1,16 @@
 /* videos_import.c: a video from a caller-given URL into the store, and
  * the two background jobs of seed 004.
  *
- * The fetch is one libcurl transfer whose write callback feeds a store
- * writer, so memory per import is curl's buffer plus SNIFF_BYTES, whatever
+ * The fetch is one call of the HTTP client (http/client.h) whose sink feeds
+ * a store writer, so memory per import is curl's buffer plus SNIFF_BYTES, whatever
  * the video's size. The first SNIFF_BYTES are held back until libmagic has
  * judged them (the host's Content-Type is not trusted: only the bytes
  * count); the writer is opened only once they are judged a video, so a
  * refused source leaves nothing, not even a discarded upload. The size is
  * checked against video-max-size twice: the declared Content-Length before
  * any byte is kept, and the bytes as they arrive. Every connection, the
- * first and each after a redirect, goes through the outbound guard
- * (http/outbound.h). A host that sends nothing for video-import-timeout
+ * first and each after a redirect, goes through the client's address
+ * guard. A host that sends nothing for video-import-timeout
  * seconds (connecting included) is given up on. While bytes arrive the row's progress is
  * written every PROGRESS_EVERY_MS so the gallery can show it.
  *
@@ -25,7 +25,6 @@
  * worker that died) first removes what an earlier claim left under the
  * video's prefix. "video_poster" decodes a frame (media/poster.h) and stores
  * it as videos/{user}/{video}/poster.jpg. */
-#include <curl/curl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,23 +77,18 @@ static const char *extension_for(const char *type)
 static void filename_from_url(const char *url, const char *ext, char *out, size_t size)
 {
     char name[FILENAME_MAX_BYTES + 1] = "";
-    CURLU *u = curl_url();
-    char *path = NULL;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK && path) {
-        const char *last = strrchr(path, '/');
-        last = last ? last + 1 : path;
-        size_t n = 0;
-        for (const char *p = last; *p && n < FILENAME_MAX_BYTES; p++) {
-            unsigned char c = (unsigned char)*p;
-            bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                         c == '.' || c == '-' || c == '_';
-            name[n++] = plain ? (char)c : '_';
-        }
-        name[n] = '\0';
+    char path[HTTP_CLIENT_URL_MAX];
+    http_client_url_path(url, path, sizeof path);
+    const char *last = strrchr(path, '/');
+    last = last ? last + 1 : path;
+    size_t n = 0;
+    for (const char *p = last; *p && n < FILENAME_MAX_BYTES; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                     c == '-' || c == '_';
+        name[n++] = plain ? (char)c : '_';
     }
-    curl_free(path);
-    curl_url_cleanup(u);
+    name[n] = '\0';
     /* No leading dots (hidden files, "..") and no extension but ours. */
     char *start = name;
     while (*start == '.')
@@ -109,7 +103,6 @@ static void filename_from_url(const char *url, const char *ext, char *out, size_
 
 struct fetch {
     struct app *app;
-    CURL *curl;
     const struct db_video *video;
     const struct jobs_task *task;
     const char *url;
@@ -123,9 +116,6 @@ struct fetch {
     uint64_t size, max;
     int64_t declared; /* Content-Length, -1 when not given */
     int64_t last_progress_ms;
-    curl_off_t last_dlnow; /* bytes seen by on_progress, and when they last grew */
-    int64_t last_byte_ms;
-    bool stalled;
     struct videos_import_error *err;
     bool failed;
 };
@@ -185,107 +175,73 @@ static void note_progress(struct fetch *f, bool force)
     db_video_set_progress(f->app->db, f->video->video_id, (int64_t)f->size, f->declared);
 }
 
-static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
+/* The client's sink: the bytes of the host's 2xx answer. */
+static int on_data(void *arg, const struct http_client_response *resp, const char *data, size_t n)
 {
     struct fetch *f = arg;
-    size_t n = size * nmemb;
     if (f->failed)
-        return 0;
+        return SILO_EINVAL;
     if (!f->started) {
         f->started = true;
-        long code = 0;
-        curl_off_t length = -1;
-        curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_getinfo(f->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-        if (code < 200 || code > 299) {
-            fail(f, 502, "the video host answered HTTP %ld", code);
-            return 0;
-        }
-        f->declared = length >= 0 ? (int64_t)length : -1;
-        if (length >= 0 && (uint64_t)length > f->max) {
-            fail(f, 413,
-                 "the video is %lld bytes, larger than the limit of %llu bytes (setting video-max-size)",
-                 (long long)length, (unsigned long long)f->max);
-            return 0;
-        }
+        f->declared = resp->content_length;
+        if (resp->content_length >= 0 && (uint64_t)resp->content_length > f->max)
+            return fail(
+                f, 413,
+                "the video is %lld bytes, larger than the limit of %llu bytes (setting video-max-size)",
+                (long long)resp->content_length, (unsigned long long)f->max);
     }
     f->size += n;
-    if (f->size > f->max) {
-        fail(f, 413, "the video is larger than the limit of %llu bytes (setting video-max-size)",
-             (unsigned long long)f->max);
-        return 0;
-    }
+    if (f->size > f->max)
+        return fail(f, 413, "the video is larger than the limit of %llu bytes (setting video-max-size)",
+                    (unsigned long long)f->max);
     if (!f->judged) {
         size_t take = SNIFF_BYTES - f->sniff.len < n ? SNIFF_BYTES - f->sniff.len : n;
-        if (buf_append(&f->sniff, data, take)) {
-            fail(f, 500, "out of memory");
-            return 0;
-        }
+        if (buf_append(&f->sniff, data, take))
+            return fail(f, 500, "out of memory");
         if (f->sniff.len < SNIFF_BYTES) {
             note_progress(f, false);
-            return n;
+            return 0;
         }
         if (judge_and_open(f))
-            return 0;
+            return SILO_EINVAL;
         data += take;
         n -= take;
         if (n == 0) {
             note_progress(f, false);
-            return size * nmemb;
+            return 0;
         }
     }
     int rc = store_put_write(f->writer, data, n);
-    if (rc) {
-        fail(f, silo_http_status(rc), "cannot store the video: %s", silo_strerror(rc));
-        return 0;
-    }
+    if (rc)
+        return fail(f, silo_http_status(rc), "cannot store the video: %s", silo_strerror(rc));
     note_progress(f, false);
-    return size * nmemb;
+    return 0;
 }
 
-/* Gives up on a host that has sent nothing for video-import-timeout
- * seconds (curl's own low-speed check averages over several seconds, so
- * it would wait longer than asked), and on a job asked to stop. */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    struct fetch *f = arg;
-    (void)dltotal, (void)ultotal, (void)ulnow;
-    int64_t now = time_monotonic_ms();
-    if (dlnow != f->last_dlnow || !f->last_byte_ms) {
-        f->last_dlnow = dlnow;
-        f->last_byte_ms = now;
-    } else if (now - f->last_byte_ms > f->app->cfg.video_import_timeout * 1000) {
-        f->stalled = true;
-        return 1;
-    }
-    return f->task && jobs_task_stopping(f->task) ? 1 : 0;
-}
+static bool stopping(void *arg) { return jobs_task_stopping(arg); }
 
-/* Maps a failed transfer to an answer, unless the write callback gave one. */
-static void transfer_failed(struct fetch *f, CURLcode code, const struct outbound_guard *guard,
-                            const char *detail)
+/* Maps a failed call to an answer, unless the sink gave one. */
+static void transfer_failed(struct fetch *f, int rc, const struct http_client_response *resp)
 {
     if (f->failed)
         return;
     long timeout = (long)f->app->cfg.video_import_timeout;
-    if (guard->refused)
+    if (rc == SILO_EFORBIDDEN)
         fail(f, 400,
              "videoUrl leads to an address that is not public (loopback, private or link-local), directly or "
              "through a redirect; such addresses are refused unless listed in the setting outbound-allow");
-    else if (code == CURLE_UNSUPPORTED_PROTOCOL)
+    else if (rc == SILO_EINVAL)
         fail(f, 400, "videoUrl (or a redirect) uses a scheme other than http or https");
-    else if (code == CURLE_TOO_MANY_REDIRECTS)
-        fail(f, 502, "the video host redirected more than %d times", OUTBOUND_MAX_REDIRECTS);
-    else if (f->stalled || code == CURLE_OPERATION_TIMEDOUT)
+    else if (rc == SILO_EREMOTE)
+        fail(f, 502, "the video host redirected more than %d times", HTTP_CLIENT_MAX_REDIRECTS);
+    else if (rc == SILO_ETIMEOUT)
         fail(f, 504, "the video host sent nothing for %ld seconds (setting video-import-timeout)", timeout);
-    else if (code == CURLE_HTTP_RETURNED_ERROR) {
-        long status = 0;
-        curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
-        fail(f, 502, "the video host answered HTTP %ld", status);
-    } else if (code == CURLE_ABORTED_BY_CALLBACK)
+    else if (rc == SILO_ECONFLICT)
         fail(f, 503, "the import was stopped (the server is shutting down or the job was cancelled)");
+    else if (rc)
+        fail(f, 502, "cannot download videoUrl: %s", resp->error);
     else
-        fail(f, 502, "cannot download videoUrl: %s", *detail ? detail : curl_easy_strerror(code));
+        fail(f, 502, "the video host answered HTTP %ld", resp->status);
 }
 
 /* Metadata of a stored video: seed 004's duration, size and format, and
@@ -323,41 +279,30 @@ int videos_import(struct app *app, const struct db_video *v, const char *url, co
                       .max = (uint64_t)app->cfg.video_max_size,
                       .declared = -1,
                       .err = err_out};
-    struct outbound_guard guard = {.policy = &app->outbound};
+    struct http_client_response resp = {0};
     struct store_object_info info = {0};
-    char detail[CURL_ERROR_SIZE] = "";
     char *metadata = NULL;
     bool committed = false;
     int rc = SILO_EINVAL;
 
     memset(err_out, 0, sizeof *err_out);
     buf_init(&f.sniff, SNIFF_BYTES);
-    if (outbound_check_url(url)) {
+    if (http_client_check_url(url)) {
         fail(&f, 400, "videoUrl must be an http or https URL with a host");
         goto fail;
     }
-    f.curl = curl_easy_init();
-    if (!f.curl) {
-        fail(&f, 500, "out of memory");
-        goto fail;
-    }
-    long stall = (long)app->cfg.video_import_timeout;
-    curl_easy_setopt(f.curl, CURLOPT_URL, url);
-    outbound_apply(f.curl, &guard);
-    curl_easy_setopt(f.curl, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(f.curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(f.curl, CURLOPT_CONNECTTIMEOUT, stall);
-    curl_easy_setopt(f.curl, CURLOPT_USERAGENT, "silo-video-import");
-    curl_easy_setopt(f.curl, CURLOPT_ACCEPT_ENCODING, "identity");
-    curl_easy_setopt(f.curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(f.curl, CURLOPT_WRITEDATA, &f);
-    curl_easy_setopt(f.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(f.curl, CURLOPT_XFERINFODATA, &f);
-    curl_easy_setopt(f.curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(f.curl, CURLOPT_ERRORBUFFER, detail);
-    CURLcode code = curl_easy_perform(f.curl);
-    if (code != CURLE_OK) {
-        transfer_failed(&f, code, &guard, detail);
+    long stall_ms = (long)app->cfg.video_import_timeout * 1000;
+    struct http_client_request rq = {.url = url,
+                                     .guarded = true,
+                                     .connect_timeout_ms = stall_ms,
+                                     .idle_timeout_ms = stall_ms,
+                                     .sink = on_data,
+                                     .sink_arg = &f,
+                                     .stop = task ? stopping : NULL,
+                                     .stop_arg = (void *)task};
+    int code = http_client_perform(&app->client, &rq, &resp);
+    if (code || !http_client_ok(&resp)) {
+        transfer_failed(&f, code, &resp);
         goto fail;
     }
     if (f.size == 0) {
@@ -415,8 +360,7 @@ fail:
     log_info("videos: import of %s for %s failed (%d): %s", v->video_id, v->user_id, err_out->status,
              err_out->message);
 done:
-    if (f.curl)
-        curl_easy_cleanup(f.curl);
+    http_client_response_clear(&resp);
     buf_free(&f.sniff);
     store_object_info_clear(&info);
     free(metadata);

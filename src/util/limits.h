@@ -48,12 +48,8 @@
  * carries a JSON object with notes (RECORDINGS_NOTES_MAX) and tags. */
 #define FORM_FIELD_MAX_RECORDINGS (64 << 10)
 /* Bytes of a plain field of the OpenAI transcription form: the prompt
- * (OpenAI allows 224 tokens) and the URLs (FORM_URL_FIELD_MAX) fit. */
+ * (OpenAI allows 224 tokens) and the URLs (HTTP_CLIENT_URL_MAX) fit. */
 #define FORM_FIELD_MAX_TRANSCRIPTIONS (16 << 10)
-/* Bytes of a URL a caller gives in a form (delivery, callback): presigned
- * URLs with a session token run to about 2 KiB; 8 KiB is what servers
- * commonly accept in a request line. */
-#define FORM_URL_FIELD_MAX 8192
 /* timestamp_granularities[] values: OpenAI knows two ("word", "segment");
  * a few more are refused with a clear error rather than kept. */
 #define FORM_MAX_GRANULARITIES 4
@@ -200,7 +196,9 @@
 #define HTTP_CLIENT_ERROR_BODY_MAX (4 << 10)
 /* Bytes of the transfer error text kept for a message. */
 #define HTTP_CLIENT_ERROR_MAX 256
-/* Bytes of a URL the client takes. */
+/* Bytes of a URL the client takes (a caller's delivery or callback URL
+ * included): presigned URLs with a session token run to about 2 KiB; 8 KiB
+ * is what servers commonly accept in a request line. */
 #define HTTP_CLIENT_URL_MAX 8192
 /* Bytes of an answer of the OpenAI-compatible speech service. */
 #define ASR_OPENAI_RESPONSE_MAX (64 << 20)
