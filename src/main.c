@@ -23,10 +23,10 @@
 
 #include "api/api.h"
 #include "api/objects.h"
-#include "api/recordings.h"
 #include "api/transcriptions.h"
 #include "api/videos.h"
 #include "app.h"
+#include "recordings/recordings.h"
 #include "auth/jwt.h"
 #include "config.h"
 #include "http/server.h"
@@ -552,10 +552,9 @@ static int cmd_serve(int argc, char **argv)
     if (objects_sweep_staging(&app, &leftovers) == 0 && leftovers)
         log_info("removed %llu staging objects left by an earlier crash", (unsigned long long)leftovers);
 
-    /* The retention sweep (off unless recordings-retention-days > 0). */
-    struct recordings_sweeper *sweeper = NULL;
-    if (recordings_sweeper_start(&app, &sweeper))
-        log_warn("cannot start the recordings retention sweep");
+    /* The retention job (off unless recordings-retention-days > 0). */
+    if (recordings_retention_start(&app))
+        log_warn("cannot start the recordings retention job");
     /* The job workers, for the kinds registered by the modules above. */
     if (videos_register_jobs())
         log_warn("cannot register the video jobs");
@@ -571,7 +570,6 @@ static int cmd_serve(int argc, char **argv)
     int64_t deadline = time_monotonic_ms() + shutdown_timeout * 1000;
     if (jobs_workers_stop(workers, 0) == 0) /* stop claiming now; running handlers are told to finish */
         workers = NULL;
-    recordings_sweeper_stop(sweeper);
     drain(servers, 2, shutdown_timeout);
     for (int i = 0; i < 2; i++)
         http_server_stop(servers[i]);

@@ -15,10 +15,10 @@ struct form {
     struct form_config cfg;
     struct multipart *mp;
     struct silo_refusal refusal;
-    enum part_kind kind;     /* of the current part */
-    const char *field_name;  /* the current field's name (arena) */
-    struct buf field;        /* its bytes */
-    struct form_file *file;  /* the current file part */
+    enum part_kind kind;                     /* of the current part */
+    const char *field_name;                  /* the current field's name (arena) */
+    struct buf field;                        /* its bytes */
+    struct form_file *file;                  /* the current file part */
     struct form_file *files[FORM_MAX_FILES]; /* every file taken, for cleanup */
     size_t file_count;
 };
@@ -53,7 +53,10 @@ int form_refuse(struct form *f, int status, const char *param, const char *code,
     return rc;
 }
 
-const struct silo_refusal *form_refusal(const struct form *f) { return f->refusal.status ? &f->refusal : NULL; }
+const struct silo_refusal *form_refusal(const struct form *f)
+{
+    return f->refusal.status ? &f->refusal : NULL;
+}
 
 int form_take_field(struct form *f)
 {

@@ -38,7 +38,7 @@
 #include <time.h>
 
 #include "api/objects.h"
-#include "api/recordings.h"
+#include "recordings/recordings.h"
 #include "api/transcriptions.h"
 #include "api/transcriptions_int.h"
 #include "http/client.h"
@@ -51,9 +51,7 @@
 #define PUBLISHED_MAX 64
 #define PUBLISHED_TTL_MS (10 * 60 * 1000)
 #define CALLBACK_RESULT_MAX (512 << 10) /* a callback carries the result up to this size */
-#define METADATA_MAX (1 << 20)
 #define PEER_ERROR_MAX 256
-#define TRANSCRIPT_TYPE "text/plain; charset=utf-8"
 
 static struct asr_engine *engine;
 
@@ -774,115 +772,29 @@ fail:
 
 /* ---- seed 001: recordings saved without a transcript ---- */
 
-int transcriptions_recording_saved(struct app *app, const char *user_id, const char *session_id,
-                                   const char *audio_key, const char *creation_date)
-{
-    if (!app->cfg.recordings_auto_transcribe || !engine || !audio_key)
-        return 0;
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s?}", "user_id", user_id, "session_id", session_id, "audio_key",
-                          audio_key, "creation_date", creation_date);
-    char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-    json_decref(p);
-    if (!text)
-        return SILO_ENOMEM;
-    /* One job per save: the key names the session and the moment it was saved. */
-    char digest[65], key[96];
-    crypto_sha256_hex(text, strlen(text), digest);
-    snprintf(key, sizeof key, "transcribe_recording:%s", digest);
-    int64_t id = 0;
-    int rc = jobs_enqueue(app->db, "transcribe_recording", text, key, 0, TRANSCRIPTIONS_ASYNC_ATTEMPTS, &id);
-    free(text);
-    if (rc)
-        log_warn("recordings: cannot queue the transcription of %s/%s: %s", user_id, session_id,
-                 silo_strerror(rc));
-    return rc;
-}
-
-/* 0 when the session is still the one saved (same audio, same creation
- * date) and its transcript is empty; SILO_ECONFLICT otherwise. *doc_out
- * (owned) is its session_metadata.json. */
-static int session_unchanged(struct app *app, const char *metadata_key, const char *transcript_key,
-                             const json_t *p, json_t **doc_out)
-{
-    struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
-    char *data = NULL;
-    size_t len = 0;
-    *doc_out = NULL;
-    int rc = store_get_bytes(st, bucket, metadata_key, METADATA_MAX, &data, &len);
-    if (rc)
-        return rc == SILO_ENOTFOUND ? SILO_ECONFLICT : rc;
-    json_t *doc = json_loadb(data, len, 0, NULL);
-    free(data);
-    const char *audio = json_string_value(json_object_get(doc, "audio_key"));
-    const char *created = json_string_value(json_object_get(doc, "creation_date"));
-    const char *want_created = json_string_value(json_object_get(p, "creation_date"));
-    if (!json_is_object(doc) || !audio ||
-        strcmp(audio, json_string_value(json_object_get(p, "audio_key"))) != 0 ||
-        (want_created && (!created || strcmp(created, want_created) != 0))) {
-        json_decref(doc);
-        return SILO_ECONFLICT;
-    }
-    struct store_object_info info = {0};
-    rc = store_head(st, bucket, transcript_key, &info);
-    uint64_t size = info.size;
-    store_object_info_clear(&info);
-    if (!rc && size > 0)
-        rc = SILO_ECONFLICT;
-    if (rc == SILO_ENOTFOUND)
-        rc = 0;
-    if (rc) {
-        json_decref(doc);
-        return rc;
-    }
-    *doc_out = doc;
-    return 0;
-}
-
-static int record_object(struct app *app, const char *bucket, const struct store_object_info *info,
-                         const char *user_id, const char *session_id)
-{
-    json_t *m = json_pack("{s:s, s:s, s:s}", "user_id", user_id, "session_id", session_id, "content_type",
-                          info->content_type ? info->content_type : "");
-    int rc = m ? objects_record(app, bucket, info, user_id, m) : SILO_ENOMEM;
-    json_decref(m);
-    return rc;
-}
-
 static int run_transcribe_recording(struct jobs_task *task)
 {
-    struct app *app = ((struct app *)task->ctx);
+    struct app *app = task->ctx;
     struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
-    json_t *p = json_loads(task->job->payload, 0, NULL), *doc = NULL;
+    struct recordings_target t;
+    json_t *p = NULL, *r = NULL;
     struct asr_result result = {0};
-    struct store_object_info transcript_info = {0}, metadata_info = {0};
-    json_t *r = NULL;
-    char *error = NULL, *text = NULL;
+    char *error = NULL;
     const char *skipped = NULL;
-    int rc = SILO_EINVAL;
-
-    const char *user_id = json_string_value(json_object_get(p, "user_id"));
-    const char *session_id = json_string_value(json_object_get(p, "session_id"));
-    const char *audio_key = json_string_value(json_object_get(p, "audio_key"));
-    if (!engine || !user_id || !session_id || !audio_key)
+    uint64_t size = 0;
+    int rc = recordings_target_parse(task->job->payload, &t, &p);
+    if (rc || !engine)
         goto fail;
-    char prefix[STORE_KEY_MAX], metadata_key[STORE_KEY_MAX + 32], transcript_key[STORE_KEY_MAX + 32];
-    snprintf(prefix, sizeof prefix, RECORDINGS_ROOT "%s/%s/", user_id, session_id);
-    snprintf(metadata_key, sizeof metadata_key, "%ssession_metadata.json", prefix);
-    snprintf(transcript_key, sizeof transcript_key, "%stranscript.txt", prefix);
-
-    rc = session_unchanged(app, metadata_key, transcript_key, p, &doc);
+    rc = recordings_transcript_wanted(app, &t);
     if (rc == SILO_ECONFLICT) {
         skipped = "the session was replaced, deleted or given a transcript";
         goto skip;
     }
     if (rc)
         goto fail;
-    json_decref(doc);
-    doc = NULL;
     struct asr_options opt = {0};
-    struct asr_source src = {.st = st, .bucket = bucket, .key = audio_key, .filename = audio_key};
+    struct asr_source src = {
+        .st = st, .bucket = store_default_bucket(st), .key = t.audio_key, .filename = t.audio_key};
     rc = asr_transcribe(engine, &src, &opt, task_stopping, task, &result, &error);
     if (rc == SILO_EMEDIATYPE || rc == SILO_EUNSUPPORTED || rc == SILO_EREMOTE) {
         skipped = error ? error : silo_strerror(rc);
@@ -894,63 +806,38 @@ static int run_transcribe_recording(struct jobs_task *task)
         skipped = "no speech was recognised"; /* the empty transcript stays as it is */
         goto skip;
     }
-
-    /* Checked again: the session may have changed while we listened. */
-    rc = session_unchanged(app, metadata_key, transcript_key, p, &doc);
+    /* Checked again there: the session may have changed while we listened. */
+    rc = recordings_attach_transcript(app, &t, result.text, &size);
     if (rc == SILO_ECONFLICT) {
         skipped = "the session was replaced, deleted or given a transcript";
         goto skip;
     }
     if (rc)
         goto fail;
-    const char *transcript = result.text ? result.text : "";
-    struct store_meta meta[] = {{"user_id", (char *)user_id}, {"session_id", (char *)session_id}};
-    struct store_put_options opt_text = {.content_type = TRANSCRIPT_TYPE, .meta = meta, .meta_count = 2};
-    if ((rc = store_put_bytes(st, bucket, transcript_key, transcript, strlen(transcript), &opt_text,
-                              &transcript_info)))
-        goto fail;
-    json_object_set_new(doc, "transcript_key", json_string(transcript_key));
-    json_object_set_new(doc, "transcript_size", json_integer((json_int_t)transcript_info.size));
-    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-    if (!text) {
-        rc = SILO_ENOMEM;
-        goto fail;
-    }
-    struct store_put_options opt_json = {.content_type = "application/json", .meta = meta, .meta_count = 2};
-    if ((rc = store_put_bytes(st, bucket, metadata_key, text, strlen(text), &opt_json, &metadata_info)))
-        goto fail;
-    record_object(app, bucket, &transcript_info, user_id, session_id);
-    record_object(app, bucket, &metadata_info, user_id, session_id);
-    struct recordings_reindex_report report;
-    if ((rc = recordings_reindex(app, prefix, &report)))
-        log_warn("recordings: transcript of %s/%s written but the index not refreshed: %s", user_id,
-                 session_id, silo_strerror(rc));
-    log_info("recordings: transcribed %s/%s (%zu words, %.1f s) with %s", user_id, session_id,
+    log_info("recordings: transcribed %s/%s (%zu words, %.1f s) with %s", t.user_id, t.session_id,
              result.word_count, result.duration, asr_engine_name(engine));
     r = json_pack("{s:s, s:I, s:I}", "status", "transcribed", "words", (json_int_t)result.word_count,
-                  "transcript_size", (json_int_t)transcript_info.size);
+                  "transcript_size", (json_int_t)size);
     task->result = r ? json_dumps(r, JSON_COMPACT) : NULL;
     rc = 0;
     goto done;
 
 skip:
-    log_info("recordings: not transcribing %s/%s: %s", user_id, session_id, skipped);
+    log_info("recordings: not transcribing %s/%s: %s", t.user_id, t.session_id, skipped);
     r = json_pack("{s:s, s:s}", "status", "skipped", "reason", skipped);
     task->result = r ? json_dumps(r, JSON_COMPACT) : NULL;
     rc = 0;
     goto done;
 fail:
-    if (rc && !(rc == SILO_ECONFLICT && jobs_task_stopping(task)))
+    if (!rc)
+        rc = SILO_EINVAL;
+    if (!(rc == SILO_ECONFLICT && jobs_task_stopping(task)))
         task->error = strdup(error ? error : silo_strerror(rc));
 done:
     json_decref(r);
-    asr_result_clear(&result);
-    store_object_info_clear(&transcript_info);
-    store_object_info_clear(&metadata_info);
     json_decref(p);
-    json_decref(doc);
+    asr_result_clear(&result);
     free(error);
-    free(text);
     return rc;
 }
 
@@ -973,7 +860,7 @@ int transcriptions_start(struct app *app)
     }
     if ((rc = jobs_register("transcribe", run_transcribe, NULL)) ||
         (rc = jobs_register("deliver_result", run_deliver, NULL)) ||
-        (rc = jobs_register("transcribe_recording", run_transcribe_recording, NULL))) {
+        (rc = jobs_register(RECORDINGS_TRANSCRIBE_JOB, run_transcribe_recording, NULL))) {
         log_error("transcription: cannot register its job kinds: %s", silo_strerror(rc));
         return rc;
     }

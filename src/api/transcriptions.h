@@ -21,11 +21,4 @@
  * run on without transcription then (the routes answer 503). */
 int transcriptions_start(struct app *app);
 
-/* Seed 001 saved session user_id/session_id (created at creation_date, the
- * session_metadata.json value) with audio_key and an empty transcript:
- * enqueues its transcription unless recordings-auto-transcribe is off or
- * no engine is open. Idempotent per save. Borrows every string. */
-int transcriptions_recording_saved(struct app *app, const char *user_id, const char *session_id,
-                                   const char *audio_key, const char *creation_date);
-
 #endif

@@ -22,7 +22,7 @@
 
 #include <jansson.h>
 
-#include "api/transcribe_format.h"
+#include "transcribe/format.h"
 #include "app.h"
 #include "asr/asr.h"
 #include "http/server.h"

@@ -168,6 +168,9 @@ typedef int (*jobs_handler_fn)(struct jobs_task *task);
 int jobs_register(const char *kind, jobs_handler_fn fn, void *arg);
 /* Removes kind's handler; SILO_ENOTFOUND when it has none. */
 int jobs_unregister(const char *kind);
+/* True when kind has a handler in this process: a module that enqueues
+ * work for another (recordings for transcribe) asks before it does. */
+bool jobs_registered(const char *kind);
 
 /* True once the task should end early: its lease was lost or the job was
  * cancelled (whatever it returns is then not recorded), or the pool is

@@ -117,6 +117,16 @@ int jobs_unregister(const char *kind)
     return rc;
 }
 
+bool jobs_registered(const char *kind)
+{
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < registry_count && !found; i++)
+        found = strcmp(registry[i].kind, kind) == 0;
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
 /* ---- waking ---- */
 
 void jobs_notify(void)

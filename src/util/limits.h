@@ -135,6 +135,12 @@
  * one nobody takes is kept. */
 #define TRANSCRIBE_PUBLISHED_MAX 64
 #define TRANSCRIBE_PUBLISHED_TTL_MS (10 * 60 * 1000)
+/* Tries of an async transcription, and of a saved recording's transcript:
+ * a second and third try cover a worker lost mid-way. */
+#define TRANSCRIBE_ASYNC_ATTEMPTS 3
+/* Tries of a result delivery or a callback (with the queue's backoff:
+ * about a minute in all). */
+#define TRANSCRIBE_DELIVERY_ATTEMPTS 5
 /* Back-references the srt/vtt compressor looks at. */
 #define TRANSCRIBE_LZ_WINDOW 4096
 
