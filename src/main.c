@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "api/objects.h"
-#include "api/transcriptions.h"
-#include "api/videos.h"
+#include "objects/objects.h"
+#include "transcribe/transcribe.h"
+#include "videos/videos.h"
 #include "app.h"
 #include "recordings/recordings.h"
 #include "auth/jwt.h"
@@ -536,8 +536,12 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     /* Seed 000's speech engine and job kinds, before requests and workers may use them. */
-    if (transcriptions_start(&app))
+    if (transcribe_start(&app))
         log_warn("transcription is off: see the log above");
+    /* What a crash left staged, before the first request is served. */
+    uint64_t leftovers = 0;
+    if (objects_sweep_staging(&app, &leftovers) == 0 && leftovers)
+        log_info("removed %llu staging objects left by an earlier crash", (unsigned long long)leftovers);
     printf("api: %s\n", app.api_url);
     printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
     printf("data: %s\n", app.cfg.data_dir);
@@ -547,10 +551,6 @@ static int cmd_serve(int argc, char **argv)
             http_server_set_app(servers[i], &app);
     log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
              app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
-
-    uint64_t leftovers = 0;
-    if (objects_sweep_staging(&app, &leftovers) == 0 && leftovers)
-        log_info("removed %llu staging objects left by an earlier crash", (unsigned long long)leftovers);
 
     /* The retention job (off unless recordings-retention-days > 0). */
     if (recordings_retention_start(&app))

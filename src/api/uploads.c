@@ -6,12 +6,12 @@
  *   POST /api/upload/complete       {key}
  *        -> checks the object that arrived and records it in the index
  *
- * The grant is as narrow as S3 allows: one key under the caller's prefix
- * (uploads/{user_id}/{uuid}{ext}), for the POST form an exact Content-Type
- * and a content-length-range up to the upload limit, and a short expiry
- * (upload-url-expiry). /complete then judges the bytes as an upload through
- * the API would be judged (size, sniffed type, declared type) and deletes
- * an object that fails, so a bad upload never stays. */
+ * The rules are the objects domain's: objects_grant_upload makes the grant
+ * as narrow as S3 allows (one key under the caller's prefix, an exact
+ * Content-Type, a content-length-range, a short expiry), and
+ * objects_confirm_upload judges what arrived as an upload through the API
+ * would be judged and deletes an object that fails, so a bad upload never
+ * stays. The routes check the fields, call them and answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,6 @@
 #include "app.h"
 #include "media/sniff.h"
 #include "store/presign.h"
-#include "util/crypto.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 
@@ -63,51 +62,32 @@ static int presigned_url(struct http_request *req)
         json_decref(body);
         return 0;
     }
-    char uuid[37], ext[12];
-    rc = crypto_uuid4(uuid);
-    objects_extension(json_string_value(filename), ext);
-    const char *key = arena_printf(req->arena, "uploads/%s/%s%s", who.sub, uuid, ext);
-    const char *content_type = arena_strdup(req->arena, json_string_value(ctype));
     bool put = method && strcmp(json_string_value(method), "PUT") == 0;
     int64_t max_size = size ? (int64_t)json_integer_value(size) : app->cfg.max_upload_bytes;
-    json_decref(body); /* filename, ctype, method and size die with it */
-    if (rc || !key || !content_type)
-        return rc ? rc : SILO_ENOMEM;
-    if (!objects_id_valid(who.sub)) {
-        api_error(req, 400, "user id '%s' cannot be part of a key", who.sub);
-        return 0;
-    }
-    struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
-    long expires = (long)app->cfg.upload_url_expiry;
-    time_t now = time_now();
-    if (put) {
-        char *url = NULL;
-        rc = store_presign_url(st, "PUT", bucket, key, expires, NULL, now, &url);
-        if (rc)
-            return rc;
+    struct objects_grant grant;
+    struct silo_refusal refusal = {0};
+    rc = objects_grant_upload(app, who.sub, json_string_value(filename), json_string_value(ctype), put,
+                              max_size, req->arena, &grant, &refusal);
+    if (refusal.status) {
+        api_error(req, refusal.status, "%s", refusal.message);
+        rc = 0;
+    } else if (!rc && put) {
         http_respond_json(req, 200,
-                          json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "url", url, "key", key, "method", "PUT",
-                                    "headers", "Content-Type", content_type, "expiresIn", (int)expires));
-        free(url);
-        return 0;
+                          json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "url", grant.url, "key", grant.key,
+                                    "method", "PUT", "headers", "Content-Type", json_string_value(ctype),
+                                    "expiresIn", (int)grant.expires));
+    } else if (!rc) {
+        json_t *out_fields = json_object();
+        for (size_t i = 0; i < grant.form.field_count; i++)
+            json_object_set_new(out_fields, grant.form.fields[i].name,
+                                json_string(grant.form.fields[i].value));
+        http_respond_json(req, 200,
+                          json_pack("{s:s, s:o, s:s, s:s, s:i}", "url", grant.form.url, "fields", out_fields,
+                                    "key", grant.key, "method", "POST", "expiresIn", (int)grant.expires));
     }
-    struct policy_field fields[] = {{"Content-Type", content_type}};
-    struct policy_condition conditions[] = {
-        {.op = POLICY_EQ, .field = "Content-Type", .value = content_type},
-        {.op = POLICY_CONTENT_LENGTH_RANGE, .min = 1, .max = max_size},
-    };
-    struct policy_form form;
-    rc = store_presign_post(st, bucket, key, expires, fields, 1, conditions, 2, now, req->arena, &form);
-    if (rc)
-        return rc;
-    json_t *out_fields = json_object();
-    for (size_t i = 0; i < form.field_count; i++)
-        json_object_set_new(out_fields, form.fields[i].name, json_string(form.fields[i].value));
-    http_respond_json(req, 200,
-                      json_pack("{s:s, s:o, s:s, s:s, s:i}", "url", form.url, "fields", out_fields, "key",
-                                key, "method", "POST", "expiresIn", (int)expires));
-    return 0;
+    free(grant.url);
+    json_decref(body);
+    return rc;
 }
 
 static int complete(struct http_request *req)

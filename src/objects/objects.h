@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "app.h"
+#include "store/presign.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -156,6 +157,26 @@ json_t *objects_upload_index_meta(const struct objects_upload *up, const char *c
 int objects_upload_finish(struct app *app, const struct objects_upload *up, const char *written_key,
                           const char *content_type, struct arena *a, struct store_object_info *info_in_out,
                           json_t **meta_out);
+
+/* A grant for one direct browser upload (seed 003): a presigned POST
+ * form, or a presigned PUT, of one key under the owner's prefix. */
+struct objects_grant {
+    const char *key;         /* uploads/{owner}/{uuid}{ext} (arena) */
+    bool put;                /* a PUT URL rather than a POST form */
+    char *url;               /* PUT: the URL (owned: free) */
+    struct policy_form form; /* POST: url and fields (arena) */
+    long expires;            /* seconds */
+};
+
+/* Grants owner one upload of a file named filename (for its extension)
+ * with exactly content_type, as narrow as S3 allows: one key under the
+ * owner's prefix, for the POST form an exact Content-Type and a
+ * content-length-range of 1 to max_size bytes, the upload-url-expiry.
+ * SILO_EINVAL (with *refusal) when owner cannot be part of a key; store
+ * errors. */
+int objects_grant_upload(struct app *app, const char *owner, const char *filename, const char *content_type,
+                         bool put, int64_t max_size, struct arena *a, struct objects_grant *out,
+                         struct silo_refusal *refusal);
 
 /* Judges an object that arrived through a presigned grant (seed 003) as
  * an upload through the API would be judged: size within 1 and the upload

@@ -88,6 +88,37 @@ int objects_upload_finish(struct app *app, const struct objects_upload *up, cons
     return 0;
 }
 
+int objects_grant_upload(struct app *app, const char *owner, const char *filename, const char *content_type,
+                         bool put, int64_t max_size, struct arena *a, struct objects_grant *out,
+                         struct silo_refusal *refusal)
+{
+    char uuid[37], ext[12];
+    memset(out, 0, sizeof *out);
+    int rc = crypto_uuid4(uuid);
+    if (rc)
+        return rc;
+    if (!objects_id_valid(owner))
+        return silo_refuse(refusal, 400, "user id '%s' cannot be part of a key", owner);
+    objects_extension(filename, ext);
+    out->key = arena_printf(a, "uploads/%s/%s%s", owner, uuid, ext);
+    if (!out->key)
+        return SILO_ENOMEM;
+    struct store *st = app_store(app, NULL);
+    const char *bucket = store_default_bucket(st);
+    out->expires = (long)app->cfg.upload_url_expiry;
+    out->put = put;
+    time_t now = time_now();
+    if (put)
+        return store_presign_url(st, "PUT", bucket, out->key, out->expires, NULL, now, &out->url);
+    struct policy_field fields[] = {{"Content-Type", content_type}};
+    struct policy_condition conditions[] = {
+        {.op = POLICY_EQ, .field = "Content-Type", .value = content_type},
+        {.op = POLICY_CONTENT_LENGTH_RANGE, .min = 1, .max = max_size},
+    };
+    return store_presign_post(st, bucket, out->key, out->expires, fields, 1, conditions, 2, now, a,
+                              &out->form);
+}
+
 /* Reads the first SNIFF_BYTES of bucket/key and names their type. */
 static int sniff_stored(struct store *st, const char *bucket, const char *key, char type_out[SNIFF_TYPE_MAX])
 {

@@ -158,6 +158,9 @@
 #define VIDEOS_FILENAME_MAX 100
 /* Milliseconds a download waits for another import of the same URL. */
 #define VIDEOS_WAIT_MAX_MS (10 * 60 * 1000)
+/* Tries of an import job (a 5xx source may pass) and of a poster job. */
+#define VIDEOS_IMPORT_ATTEMPTS 4
+#define VIDEOS_POSTER_ATTEMPTS 3
 /* Tries of the generation webhook (each bounded by video-webhook-timeout). */
 #define VIDEOS_WEBHOOK_ATTEMPTS 3
 /* Bytes of the generator's answer kept (a small JSON object). */

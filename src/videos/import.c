@@ -1,41 +1,33 @@
-/* videos_import.c: a video from a caller-given URL into the store, and
- * the two background jobs of seed 004.
+/* import.c: a video from a caller-given URL into the store, and seed
+ * 004's download flow around it; see videos.h.
  *
- * The fetch is one call of the HTTP client (http/client.h) whose sink feeds
- * a store writer, so memory per import is curl's buffer plus SNIFF_BYTES, whatever
- * the video's size. The first SNIFF_BYTES are held back until libmagic has
- * judged them (the host's Content-Type is not trusted: only the bytes
- * count); the writer is opened only once they are judged a video, so a
- * refused source leaves nothing, not even a discarded upload. The size is
- * checked against video-max-size twice: the declared Content-Length before
- * any byte is kept, and the bytes as they arrive. Every connection, the
- * first and each after a redirect, goes through the client's address
- * guard. A host that sends nothing for video-import-timeout
- * seconds (connecting included) is given up on. While bytes arrive the row's progress is
- * written every PROGRESS_EVERY_MS so the gallery can show it.
+ * The fetch is one call of the HTTP client (http/client.h) whose sink
+ * feeds a store writer, so memory per import is curl's buffer plus
+ * SNIFF_BYTES, whatever the video's size. The first SNIFF_BYTES are held
+ * back until libmagic has judged them (the host's Content-Type is not
+ * trusted: only the bytes count); the writer is opened only once they are
+ * judged a video, so a refused source leaves nothing, not even a
+ * discarded upload. The size is checked against video-max-size twice: the
+ * declared Content-Length before any byte is kept, and the bytes as they
+ * arrive. Every connection, the first and each after a redirect, goes
+ * through the client's address guard. A host that sends nothing for
+ * video-import-timeout seconds (connecting included) is given up on.
+ * While bytes arrive the row's progress is written every
+ * PROGRESS_EVERY_MS so the gallery can show it.
  *
  * After the commit the object is probed with FFmpeg (media/probe.h): what
  * does not probe as a video with a video stream is deleted and refused.
- * Then the object index row, the videos row (ready), and the poster job.
- *
- * Jobs: "video_import" runs videos_import for a video the generator
- * reported (its row's source_url), retried with backoff when the failure
- * may pass (5xx), marked failed at once when it cannot (4xx) or after the
- * last attempt. A claim after the first (a retry, or a takeover from a
- * worker that died) first removes what an earlier claim left under the
- * video's prefix. "video_poster" decodes a frame (media/poster.h) and stores
- * it as videos/{user}/{video}/poster.jpg. */
+ * Then the object index row, the videos row (ready), and the poster job. */
 #include <math.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "api/objects.h"
-#include "api/videos.h"
-#include "api/videos_int.h"
-#include "media/poster.h"
+#include "objects/objects.h"
+#include "videos/videos.h"
 #include "media/probe.h"
 #include "media/sniff.h"
 #include "util/buf.h"
@@ -46,9 +38,7 @@
 #include "util/timeutil.h"
 
 #define PROGRESS_EVERY_MS 500
-#define FILENAME_MAX_BYTES 100
-#define IMPORT_MAX_ATTEMPTS 4
-#define POSTER_MAX_ATTEMPTS 3
+#define WAIT_POLL_MS 200 /* a download waiting for another import of its URL */
 
 /* Video types and the file extension each gets. */
 static const struct {
@@ -61,7 +51,7 @@ static const struct {
     {"video/3gpp2", "3g2"},      {"video/x-flv", "flv"}, {"video/x-m4v", "m4v"},
 };
 
-static const char *extension_for(const char *type)
+const char *videos_extension_for(const char *type)
 {
     for (size_t i = 0; i < sizeof video_types / sizeof video_types[0]; i++)
         if (strcasecmp(video_types[i].type, type) == 0)
@@ -70,19 +60,18 @@ static const char *extension_for(const char *type)
     return sub && strncasecmp(sub + 1, "x-", 2) != 0 && strlen(sub + 1) <= 8 ? sub + 1 : "bin";
 }
 
-/* The file name of url's path: its last segment, percent-decoded, with
- * everything but [A-Za-z0-9._-] turned into '_', at most
- * FILENAME_MAX_BYTES; "video" when nothing is left. Its extension is
- * replaced by ext unless it already is ext. */
-static void filename_from_url(const char *url, const char *ext, char *out, size_t size)
+/* The last segment of url's path, percent-decoded, with everything but
+ * [A-Za-z0-9._-] turned into '_', at most VIDEOS_FILENAME_MAX; "video"
+ * when nothing is left. Its extension is replaced by ext. */
+void videos_filename_from_url(const char *url, const char *ext, char *out, size_t size)
 {
-    char name[FILENAME_MAX_BYTES + 1] = "";
+    char name[VIDEOS_FILENAME_MAX + 1] = "";
     char path[HTTP_CLIENT_URL_MAX];
     http_client_url_path(url, path, sizeof path);
     const char *last = strrchr(path, '/');
     last = last ? last + 1 : path;
     size_t n = 0;
-    for (const char *p = last; *p && n < FILENAME_MAX_BYTES; p++) {
+    for (const char *p = last; *p && n < VIDEOS_FILENAME_MAX; p++) {
         unsigned char c = (unsigned char)*p;
         bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
                      c == '-' || c == '_';
@@ -116,7 +105,7 @@ struct fetch {
     uint64_t size, max;
     int64_t declared; /* Content-Length, -1 when not given */
     int64_t last_progress_ms;
-    struct videos_import_error *err;
+    struct silo_refusal *err;
     bool failed;
 };
 
@@ -127,6 +116,7 @@ static int fail(struct fetch *f, int status, const char *fmt, ...)
     if (!f->failed) {
         f->failed = true;
         f->err->status = status;
+        f->err->param = f->err->code = NULL;
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(f->err->message, sizeof f->err->message, fmt, ap);
@@ -146,8 +136,8 @@ static int judge_and_open(struct fetch *f)
     if (strncasecmp(f->sniffed, "video/", 6) != 0)
         return fail(f, 415, "videoUrl does not hold a video: its bytes are %s, whatever the host says",
                     f->sniffed);
-    char name[FILENAME_MAX_BYTES + 16];
-    filename_from_url(f->url, extension_for(f->sniffed), name, sizeof name);
+    char name[VIDEOS_FILENAME_MAX + 16];
+    videos_filename_from_url(f->url, videos_extension_for(f->sniffed), name, sizeof name);
     const struct db_video *v = f->video;
     if (asprintf(&f->key, VIDEOS_ROOT "%s/%s/%lld_%s", v->user_id, v->video_id, (long long)time_now_ms(),
                  name) < 0) {
@@ -244,12 +234,10 @@ static void transfer_failed(struct fetch *f, int rc, const struct http_client_re
         fail(f, 502, "the video host answered HTTP %ld", resp->status);
 }
 
-/* Metadata of a stored video: seed 004's duration, size and format, and
- * what else is known. Returns owned JSON text or NULL. */
-static char *video_metadata(const struct db_video *v, const struct probe_info *pi, uint64_t size,
-                            const char *content_type, const char *ext)
+char *videos_import_metadata(const char *metadata, const struct probe_info *pi, uint64_t size,
+                             const char *content_type, const char *ext)
 {
-    json_t *meta = v->metadata ? json_loads(v->metadata, 0, NULL) : NULL;
+    json_t *meta = metadata ? json_loads(metadata, 0, NULL) : NULL;
     if (!json_is_object(meta)) {
         json_decref(meta);
         meta = json_object();
@@ -267,7 +255,7 @@ static char *video_metadata(const struct db_video *v, const struct probe_info *p
 }
 
 int videos_import(struct app *app, const struct db_video *v, const char *url, const char *title,
-                  const struct jobs_task *task, struct videos_import_error *err_out)
+                  const struct jobs_task *task, struct silo_refusal *err_out)
 {
     struct store *st = app_store(app, NULL);
     struct fetch f = {.app = app,
@@ -328,8 +316,8 @@ int videos_import(struct app *app, const struct db_video *v, const char *url, co
              rc ? silo_strerror(rc) : " (no video stream)");
         goto fail;
     }
-    const char *ext = extension_for(f.sniffed);
-    metadata = video_metadata(v, &pi, info.size, f.sniffed, ext);
+    const char *ext = videos_extension_for(f.sniffed);
+    metadata = videos_import_metadata(v->metadata, &pi, info.size, f.sniffed, ext);
     json_t *index_meta = json_pack("{s:s, s:s, s:s, s:s}", "user_id", v->user_id, "video_id", v->video_id,
                                    "content_type", f.sniffed, "source", "url");
     rc = metadata && index_meta ? objects_record(app, f.bucket, &info, v->user_id, index_meta) : SILO_ENOMEM;
@@ -368,186 +356,82 @@ done:
     return rc;
 }
 
-/* ---- deleting ---- */
+/* ---- seed 004's download ---- */
 
-int videos_delete_objects(struct app *app, const char *user_id, const char *video_id, uint64_t *deleted_out)
+/* Waits for another import of v to end; *v is refreshed. 0 when it left
+ * processing, SILO_ETIMEOUT, SILO_ENOTFOUND (it failed and was removed). */
+static int wait_for_import(struct app *app, struct db_video *v)
 {
-    char prefix[STORE_KEY_MAX];
-    snprintf(prefix, sizeof prefix, VIDEOS_ROOT "%s/%s/", user_id, video_id);
-    return objects_delete_prefix(app, prefix, deleted_out);
+    int64_t deadline = time_monotonic_ms() + VIDEOS_WAIT_MAX_MS;
+    char id[VIDEOS_ID_MAX];
+    snprintf(id, sizeof id, "%s", v->video_id);
+    while (strcmp(v->status, "processing") == 0) {
+        if (time_monotonic_ms() >= deadline)
+            return SILO_ETIMEOUT;
+        usleep(WAIT_POLL_MS * 1000);
+        db_video_clear(v);
+        int rc = db_video_get(app->db, id, v);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
-/* ---- jobs ---- */
-
-int videos_enqueue_import(struct app *app, const char *video_id, const char *source_hash)
+int videos_download(struct app *app, const char *user_id, const char *url, const char *title,
+                    struct videos_download *out, struct silo_refusal *refusal)
 {
-    char payload[256], key[256];
-    snprintf(payload, sizeof payload, "{\"videoId\":\"%s\"}", video_id);
-    snprintf(key, sizeof key, VIDEO_IMPORT_KIND ":%s:%.16s", video_id, source_hash ? source_hash : "");
-    int64_t id;
-    return jobs_enqueue(app->db, VIDEO_IMPORT_KIND, payload, key, 0, IMPORT_MAX_ATTEMPTS, &id);
-}
-
-int videos_enqueue_poster(struct app *app, const char *video_id, const char *s3_key)
-{
-    char payload[256], key[256], digest[65];
-    crypto_sha256_hex(s3_key, strlen(s3_key), digest);
-    snprintf(payload, sizeof payload, "{\"videoId\":\"%s\"}", video_id);
-    snprintf(key, sizeof key, VIDEO_POSTER_KIND ":%s:%.16s", video_id, digest);
-    int64_t id;
-    return jobs_enqueue(app->db, VIDEO_POSTER_KIND, payload, key, 0, POSTER_MAX_ATTEMPTS, &id);
-}
-
-/* The video a job's payload names: 0 with *v filled, SILO_ENOTFOUND when
- * the row is gone (nothing to do), SILO_EINVAL for a bad payload. */
-static int job_video(const struct jobs_task *task, struct db_video *v)
-{
-    memset(v, 0, sizeof *v);
-    json_t *doc = json_loads(task->job->payload, 0, NULL);
-    const char *id = json_string_value(json_object_get(doc, "videoId"));
-    int rc = id && videos_id_valid(id) ? db_video_get(((struct app *)task->ctx)->db, id, v) : SILO_EINVAL;
-    json_decref(doc);
-    return rc;
-}
-
-static char *job_result(const char *status, const char *message)
-{
-    json_t *doc = json_pack("{s:s, s:s?}", "status", status, "message", message);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    return text;
-}
-
-static int import_job(struct jobs_task *task)
-{
-    struct app *app = ((struct app *)task->ctx);
-    struct db_video v;
-    int rc = job_video(task, &v);
-    if (rc) {
-        task->result = job_result("skipped", rc == SILO_ENOTFOUND ? "video deleted" : "bad payload");
-        return 0;
-    }
-    if (strcmp(v.status, "processing") != 0 || !v.source_url) {
-        task->result = job_result("skipped", "video is not waiting for an import");
-        db_video_clear(&v);
-        return 0;
-    }
-    /* A worker that died (or lost its lease) after its commit may have left
-     * the object of an earlier claim under the video's prefix, which holds
-     * nothing else while the video is processing: start from empty so that
-     * a taken-over import stores one object, not two. */
-    uint64_t leftovers = 0;
-    if (task->job->attempts > 1 && videos_delete_objects(app, v.user_id, v.video_id, &leftovers) == 0 &&
-        leftovers)
-        log_info("videos: removed %llu objects of an interrupted import of %s", (unsigned long long)leftovers,
-                 v.video_id);
-    struct videos_import_error err;
-    rc = videos_import(app, &v, v.source_url, NULL, task, &err);
-    if (!rc) {
-        task->result = job_result("ready", NULL);
-    } else if (jobs_task_stopping(task)) {
-        task->error = strdup(err.message);
-    } else if (err.status < 500 || task->job->attempts >= task->job->max_attempts) {
-        /* The source will not get better, or this was the last try. */
-        db_video_set_failed(app->db, v.video_id, err.message);
-        task->result = job_result("failed", err.message);
-        rc = 0;
-    } else {
-        db_video_set_progress(app->db, v.video_id, 0, -1);
-        task->error = strdup(err.message);
-    }
-    db_video_clear(&v);
-    return rc;
-}
-
-/* Merges what decoding the poster frame told into the video's metadata
- * (only if nobody changed it meanwhile: it is a nicety). */
-static void merge_stream_info(struct app *app, const struct db_video *v, const struct poster_info *pi)
-{
-    json_t *meta = v->metadata ? json_loads(v->metadata, 0, NULL) : NULL;
-    if (!json_is_object(meta)) {
-        json_decref(meta);
-        return;
-    }
-    json_object_set_new(meta, "width", json_integer(pi->width));
-    json_object_set_new(meta, "height", json_integer(pi->height));
-    json_object_set_new(meta, "videoCodec", json_string(pi->codec));
-    char *text = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
-    if (text)
-        db_video_set_status(app->db, v->video_id, v->status, text, v->error, v->status, v->metadata);
-    free(text);
-    json_decref(meta);
-}
-
-static int poster_job(struct jobs_task *task)
-{
-    struct app *app = ((struct app *)task->ctx);
-    struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
-    struct db_video v;
-    unsigned char *jpeg = NULL;
-    size_t len = 0;
-    struct poster_info pi;
-    struct store_object_info info = {0};
-    char key[STORE_KEY_MAX];
-    int rc = job_video(task, &v);
-    if (rc) {
-        task->result = job_result("skipped", rc == SILO_ENOTFOUND ? "video deleted" : "bad payload");
-        return 0;
-    }
-    if (!v.s3_key) {
-        task->result = job_result("skipped", "video has no stored file");
-        goto done;
-    }
-    rc = poster_extract(st, bucket, v.s3_key, VIDEO_POSTER_AT, POSTER_MAX_WIDTH, &jpeg, &len, &pi);
-    if (rc == SILO_EMEDIATYPE || rc == SILO_ENOTFOUND) {
-        task->result = job_result("skipped", rc == SILO_ENOTFOUND ? "video file gone" : "no frame decodes");
-        rc = 0;
-        goto done;
-    }
-    if (rc) {
-        task->error = strdup(silo_strerror(rc));
-        goto done;
-    }
-    snprintf(key, sizeof key, VIDEOS_ROOT "%s/%s/" VIDEO_POSTER_NAME, v.user_id, v.video_id);
-    struct store_meta meta[] = {{"user_id", v.user_id}, {"video_id", v.video_id}};
-    struct store_put_options opt = {.content_type = "image/jpeg", .meta = meta, .meta_count = 2};
-    rc = store_put_bytes(st, bucket, key, jpeg, len, &opt, &info);
-    if (rc) {
-        task->error = strdup(silo_strerror(rc));
-        goto done;
-    }
-    json_t *index_meta = json_pack("{s:s, s:s, s:s}", "user_id", v.user_id, "video_id", v.video_id,
-                                   "content_type", "image/jpeg");
-    objects_record(app, bucket, &info, v.user_id, index_meta);
-    json_decref(index_meta);
-    if (db_video_set_poster(app->db, v.video_id, key, v.s3_key) == SILO_ENOTFOUND) {
-        /* Deleted (or replaced) while the frame was decoded. */
-        struct db_video now;
-        if (db_video_get(app->db, v.video_id, &now) == SILO_ENOTFOUND) {
-            store_delete(st, bucket, key);
-            db_object_delete(app->db, bucket, key);
+    struct db_video *v = &out->video;
+    char video_id[VIDEOS_ID_MAX], secret[2 * VIDEOS_SECRET_BYTES + 1], hash[65];
+    memset(out, 0, sizeof *out);
+    /* Claim the (user, URL) pair, or find who has it. */
+    videos_source_hash(url, hash);
+    bool inserted = false;
+    struct db_video fresh = {.video_id = video_id,
+                             .user_id = (char *)user_id,
+                             .title = title ? (char *)title : "video",
+                             .status = "processing",
+                             .secret_key = secret,
+                             .source_url = (char *)url,
+                             .source_hash = hash,
+                             .origin = "download"};
+    int rc;
+    if ((rc = videos_new_id(video_id)) || (rc = videos_new_secret(secret)) ||
+        (rc = db_video_insert(app->db, &fresh, &inserted)))
+        return rc;
+    bool retry = false;
+    if (!inserted) {
+        if ((rc = db_video_by_source(app->db, user_id, hash, v)))
+            return rc;
+        if (strcmp(v->status, "failed") == 0 && db_video_retry(app->db, v->video_id) == 0) {
+            retry = true; /* ours to import again */
+        } else {
+            rc = wait_for_import(app, v);
+            if (rc == SILO_ETIMEOUT)
+                return silo_refuse(refusal, 504, "video %s is still being imported; see the gallery",
+                                   v->video_id);
+            if (rc == SILO_ENOTFOUND)
+                return silo_refuse(refusal, 502,
+                                   "the import of this URL by another request failed; try again");
+            if (rc)
+                return rc;
+            if (strcmp(v->status, "ready") != 0)
+                return silo_refuse(refusal, 502, "the import of this URL failed: %s",
+                                   v->error ? v->error : "unknown error");
+            out->already = true;
+            return 0;
         }
-        db_video_clear(&now);
-        task->result = job_result("skipped", "video changed meanwhile");
-        rc = 0;
-        goto done;
+    } else if ((rc = db_video_get(app->db, video_id, v))) {
+        return rc;
     }
-    merge_stream_info(app, &v, &pi);
-    task->result = job_result("done", NULL);
-    rc = 0;
-
-done:
-    store_object_info_clear(&info);
-    free(jpeg);
-    db_video_clear(&v);
-    return rc;
-}
-
-int videos_register_jobs(void)
-{
-    int rc = jobs_register(VIDEO_IMPORT_KIND, import_job, NULL);
-    if (!rc)
-        rc = jobs_register(VIDEO_POSTER_KIND, poster_job, NULL);
-    return rc;
+    if ((rc = videos_import(app, v, url, title, NULL, refusal))) {
+        if (retry)
+            db_video_set_failed(app->db, v->video_id, refusal->message);
+        else
+            db_video_delete(app->db, v->video_id);
+        return rc;
+    }
+    char id[VIDEOS_ID_MAX];
+    snprintf(id, sizeof id, "%s", v->video_id);
+    db_video_clear(v);
+    return db_video_get(app->db, id, v);
 }
