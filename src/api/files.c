@@ -147,7 +147,7 @@ static int upload_headers(struct http_request *req)
         return 0;
     struct form_config cfg = {
         .hooks = &upload_hooks, .arg = u, .field_max = FORM_FIELD_MAX_FILES, .field_too_long_status = 400};
-    int rc = form_open(req, &cfg, &u->form);
+    int rc = form_open(req->arena, http_header(req, "Content-Type"), &cfg, &u->form);
     if (rc == SILO_EINVAL)
         api_error(req, 400, "expected a multipart/form-data body with a 'file' field");
     return rc == SILO_EINVAL ? 0 : rc;

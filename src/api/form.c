@@ -11,7 +11,7 @@
 enum part_kind { PART_SKIPPED, PART_FIELD, PART_FILE };
 
 struct form {
-    struct http_request *req;
+    struct arena *arena;
     struct form_config cfg;
     struct multipart *mp;
     struct silo_refusal refusal;
@@ -69,7 +69,7 @@ int form_take_file(struct form *f, struct form_file *file, const struct multipar
                    const char *default_name, struct store *st, const char *bucket, const char *key,
                    const struct store_put_options *opt)
 {
-    struct arena *a = f->req->arena;
+    struct arena *a = f->arena;
     if (f->file_count == FORM_MAX_FILES)
         return SILO_ETOOBIG;
     f->files[f->file_count++] = file;
@@ -113,7 +113,7 @@ static int on_part_begin(void *arg, const struct multipart_part *part)
     f->field_name = NULL;
     if (f->refusal.status)
         return 0;
-    f->field_name = arena_strdup(f->req->arena, part->name);
+    f->field_name = arena_strdup(f->arena, part->name);
     if (!f->field_name)
         return SILO_ENOMEM;
     return f->cfg.hooks->part(f, f->cfg.arg, part);
@@ -172,7 +172,7 @@ static int on_part_end(void *arg)
     }
     if (kind != PART_FIELD)
         return 0;
-    const char *value = arena_strndup(f->req->arena, buf_str(&f->field), f->field.len);
+    const char *value = arena_strndup(f->arena, buf_str(&f->field), f->field.len);
     if (!value)
         return SILO_ENOMEM;
     if (f->cfg.text_fields && (strlen(value) != f->field.len || !utf8_valid(value, f->field.len)))
@@ -184,17 +184,17 @@ static const struct multipart_callbacks callbacks = {on_part_begin, on_part_data
 
 /* ---- the route's steps ---- */
 
-int form_open(struct http_request *req, const struct form_config *cfg, struct form **out)
+int form_open(struct arena *arena, const char *content_type, const struct form_config *cfg, struct form **out)
 {
-    struct form *f = arena_alloc(req->arena, sizeof *f);
+    struct form *f = arena_alloc(arena, sizeof *f);
     *out = NULL;
     if (!f)
         return SILO_ENOMEM;
-    f->req = req;
+    f->arena = arena;
     f->cfg = *cfg;
     buf_init(&f->field, cfg->field_max);
     *out = f; /* form_close frees it whatever happens next */
-    return multipart_new(http_header(req, "Content-Type"), &callbacks, f, &f->mp);
+    return multipart_new(content_type, &callbacks, f, &f->mp);
 }
 
 int form_feed(struct form *f, const char *data, size_t n)

@@ -23,7 +23,8 @@
  * what, what a judged type must be, the words of its refusals, and the
  * shape of its error answer. Lifetime: form_open in on_headers, form_feed
  * in on_body, form_finish in on_complete, form_close in on_cleanup (it
- * aborts what is still open). The form lives in the request's arena. */
+ * aborts what is still open). The form lives in the request's arena.
+ * Nothing here knows HTTP beyond the body: the unit test feeds it bytes. */
 #ifndef SILO_API_FORM_H
 #define SILO_API_FORM_H
 
@@ -31,7 +32,7 @@
 #include <stdint.h>
 
 #include "http/multipart.h"
-#include "http/server.h"
+#include "util/arena.h"
 #include "media/sniff.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -78,11 +79,13 @@ struct form_config {
     bool text_fields;          /* fields must be UTF-8 text without NUL bytes */
 };
 
-/* Starts a form on req's multipart body (its Content-Type header names the
- * boundary). *out lives in req's arena. SILO_EINVAL when the body is not
- * multipart/form-data (nothing answered: the route says what it expected);
- * SILO_ENOMEM. */
-int form_open(struct http_request *req, const struct form_config *cfg, struct form **out);
+/* Starts a form on a multipart body whose Content-Type header value is
+ * content_type (it names the boundary; may be NULL). *out and the names
+ * and values it hands out live in arena (the request's). SILO_EINVAL when
+ * the body is not multipart/form-data (nothing answered: the route says
+ * what it expected); SILO_ENOMEM. */
+int form_open(struct arena *arena, const char *content_type, const struct form_config *cfg,
+              struct form **out);
 
 /* Feeds body bytes (the route's on_body). Returns SILO_ETOOBIG when a
  * file passed its limit: the route answers the refusal at once and returns

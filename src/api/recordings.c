@@ -192,7 +192,7 @@ static int save_headers(struct http_request *req)
                               .field_max = FORM_FIELD_MAX_RECORDINGS,
                               .field_too_long_status = 413,
                               .text_fields = true};
-    int rc = form_open(req, &cfg, &sv->form);
+    int rc = form_open(req->arena, http_header(req, "Content-Type"), &cfg, &sv->form);
     if (rc == SILO_EINVAL)
         api_error(req, 400, "expected a multipart/form-data body with an 'audio' part");
     return rc == SILO_EINVAL ? 0 : rc;

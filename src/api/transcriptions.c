@@ -202,7 +202,7 @@ static int upload_headers(struct http_request *req, bool translate)
                               .field_max = FORM_FIELD_MAX_TRANSCRIPTIONS,
                               .field_too_long_status = 400,
                               .text_fields = true};
-    int rc = form_open(req, &cfg, &up->form);
+    int rc = form_open(req->arena, http_header(req, "Content-Type"), &cfg, &up->form);
     if (rc == SILO_EINVAL)
         openai_error(req, 400, NULL, NULL,
                      "expected a multipart/form-data body with the audio in the field 'file'");

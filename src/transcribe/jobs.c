@@ -124,6 +124,7 @@ int transcribe_wait(struct app *app, int64_t job_id, int64_t deadline_ms, json_t
         pthread_mutex_unlock(&published_lock);
         if (o) {
             *outcome_out = o;
+            jobs_clear(job_out);                /* what an earlier poll read */
             jobs_get(app->db, job_id, job_out); /* for its attempts and last error; the outcome suffices */
             return 0;
         }

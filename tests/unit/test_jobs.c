@@ -1011,6 +1011,35 @@ static void registry_and_empty_pools(void **state)
     free(c);
 }
 
+/* Handlers get the context the pool was started with, not an app: the
+ * queue knows nothing above itself. */
+static int context_handler(struct jobs_task *task)
+{
+    struct counter *c = task->arg;
+    struct fixture *fx = task->ctx;
+    if (fx && fx->db && fx->lease_ms == 1000)
+        atomic_fetch_add(&c->total, 1);
+    return 0;
+}
+
+static void handlers_get_the_pools_context(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    struct counter *c = counter_new();
+    assert_false(jobs_registered(fx->kinds[0]));
+    register_kind(fx, 0, context_handler, c);
+    assert_true(jobs_registered(fx->kinds[0]));
+    enqueue(fx, 0, "{\"n\":1}", NULL, 1);
+    struct jobs_pool *pool = start_pool(fx, 1);
+    bool done = wait_for_count(fx, 0, "done", 1, 5000);
+    CHECK(jobs_workers_stop(pool, 5000));
+    assert_true(done);
+    assert_int_equal(atomic_load(&c->total), 1);
+    struct jobs_pool *none = (struct jobs_pool *)1;
+    assert_int_equal(jobs_workers_start(fx->db, 0, 1, fx, &none), SILO_EINVAL); /* no lease */
+    free(c);
+}
+
 #define JOBS_TEST(f)                                                                                         \
     {"sqlite: " #f, f, jobs_setup, jobs_teardown, (void *)&sqlite_target},                                   \
     {                                                                                                        \
@@ -1043,6 +1072,7 @@ int main(void)
         JOBS_TEST(pool_wakes_on_a_local_enqueue),
         JOBS_TEST(pool_stops_gracefully),
         JOBS_TEST(registry_and_empty_pools),
+        JOBS_TEST(handlers_get_the_pools_context),
     };
     return cmocka_run_group_tests_name("jobs", tests, NULL, NULL);
 }
