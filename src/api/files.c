@@ -205,34 +205,6 @@ static int upload_complete(struct http_request *req)
 
 /* ---- GET /api/v1/s3/files ---- */
 
-struct listing {
-    json_t *files;
-    int count;
-    int limit;
-    char *last_key;
-    bool more;
-};
-
-static int add_file(void *arg, const struct db_object *o)
-{
-    struct listing *l = arg;
-    if (l->count == l->limit) {
-        l->more = true;
-        return 1; /* stop: one row past the page says there is more */
-    }
-    char when[25];
-    time_format_iso8601((time_t)o->updated_at, when);
-    json_t *meta = o->metadata ? json_loads(o->metadata, 0, NULL) : NULL;
-    json_array_append_new(l->files, json_pack("{s:s, s:I, s:s, s:s?, s:s?, s:s?, s:o}", "key", o->key, "size",
-                                              (json_int_t)o->size, "last_modified", when, "etag", o->etag,
-                                              "content_type", o->content_type, "owner", o->owner, "metadata",
-                                              meta ? meta : json_object()));
-    free(l->last_key);
-    l->last_key = strdup(o->key);
-    l->count++;
-    return 0;
-}
-
 static int list_files(struct http_request *req)
 {
     struct app *app = req->app;
@@ -251,33 +223,20 @@ static int list_files(struct http_request *req)
             return 0;
         }
     }
-    struct buf after;
-    buf_init(&after, 4096);
-    if (token && *token && base64_decode(&after, token, strlen(token))) {
-        buf_free(&after);
+    json_t *files = NULL;
+    char *next = NULL;
+    int rc = objects_list(app, who.admin ? NULL : who.sub, prefix, (int)limit, token, &files, &next);
+    if (rc == SILO_EINVAL) {
         api_error(req, 400, "continuation_token is not valid");
         return 0;
     }
-    struct listing l = {.files = json_array(), .limit = (int)limit};
-    struct store *st = app_store(app, NULL);
-    int rc = db_object_list(app->db, store_default_bucket(st), who.admin ? NULL : who.sub, prefix,
-                            after.len ? buf_str(&after) : NULL, (int)limit + 1, add_file, &l);
-    buf_free(&after);
-    if (rc < 0) {
-        json_decref(l.files);
-        free(l.last_key);
+    if (rc)
         return rc;
-    }
-    struct buf next;
-    buf_init(&next, 8192);
-    if (l.more && l.last_key)
-        base64_encode(&next, (const unsigned char *)l.last_key, strlen(l.last_key), true);
     http_respond_json(req, 200,
-                      json_pack("{s:o, s:i, s:s, s:i, s:b, s:s?}", "files", l.files, "count", l.count,
-                                "prefix", prefix ? prefix : "", "max_keys", (int)limit, "is_truncated",
-                                l.more, "next_continuation_token", l.more ? buf_str(&next) : NULL));
-    buf_free(&next);
-    free(l.last_key);
+                      json_pack("{s:o, s:i, s:s, s:i, s:b, s:s?}", "files", files, "count",
+                                (int)json_array_size(files), "prefix", prefix ? prefix : "", "max_keys",
+                                (int)limit, "is_truncated", next != NULL, "next_continuation_token", next));
+    free(next);
     return 0;
 }
 

@@ -44,7 +44,7 @@ static void openai_error(struct http_request *req, int status, const char *param
 static void openai_error(struct http_request *req, int status, const char *param, const char *code,
                          const char *fmt, ...)
 {
-    char message[1024];
+    char message[API_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);

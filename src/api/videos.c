@@ -48,7 +48,7 @@ static void answer_ok(struct http_request *req, int status, const char *message,
 
 static void answer_fail(struct http_request *req, int status, const char *fmt, ...)
 {
-    char message[1024];
+    char message[API_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/encoding.h"
 #include "util/timeutil.h"
 
 /* Who owns key: the index row's owner, else the key's second segment. */
@@ -55,6 +56,71 @@ int objects_record_owned(struct app *app, const char *bucket, const struct store
     int rc = m ? objects_record(app, bucket, info, owner, m) : SILO_ENOMEM;
     json_decref(m);
     return rc;
+}
+
+struct listing {
+    json_t *files;
+    int count;
+    int limit;
+    char *last_key;
+    bool more;
+};
+
+static int add_file(void *arg, const struct db_object *o)
+{
+    struct listing *l = arg;
+    if (l->count == l->limit) {
+        l->more = true;
+        return 1; /* stop: one row past the page says there is more */
+    }
+    char when[25];
+    time_format_iso8601((time_t)o->updated_at, when);
+    json_t *meta = o->metadata ? json_loads(o->metadata, 0, NULL) : NULL;
+    json_array_append_new(l->files, json_pack("{s:s, s:I, s:s, s:s?, s:s?, s:s?, s:o}", "key", o->key, "size",
+                                              (json_int_t)o->size, "last_modified", when, "etag", o->etag,
+                                              "content_type", o->content_type, "owner", o->owner, "metadata",
+                                              meta ? meta : json_object()));
+    free(l->last_key);
+    l->last_key = strdup(o->key);
+    l->count++;
+    return 0;
+}
+
+int objects_list(struct app *app, const char *owner, const char *prefix, int limit, const char *token,
+                 json_t **files_out, char **next_out)
+{
+    struct buf after;
+    *files_out = NULL;
+    *next_out = NULL;
+    buf_init(&after, 4096); /* a token longer than any key names none: the page is empty */
+    if (token && *token && base64_decode(&after, token, strlen(token))) {
+        buf_free(&after);
+        return SILO_EINVAL;
+    }
+    struct listing l = {.files = json_array(), .limit = limit};
+    if (!l.files) {
+        buf_free(&after);
+        return SILO_ENOMEM;
+    }
+    struct store *st = app_store(app, NULL);
+    int rc = db_object_list(app->db, store_default_bucket(st), owner, prefix,
+                            after.len ? buf_str(&after) : NULL, limit + 1, add_file, &l);
+    buf_free(&after);
+    if (rc < 0) {
+        json_decref(l.files);
+        free(l.last_key);
+        return rc;
+    }
+    if (l.more && l.last_key) {
+        struct buf next;
+        buf_init(&next, 2 * STORE_KEY_MAX);
+        if (base64_encode(&next, (const unsigned char *)l.last_key, strlen(l.last_key), true) == 0)
+            *next_out = buf_take(&next);
+        buf_free(&next);
+    }
+    free(l.last_key);
+    *files_out = l.files;
+    return 0;
 }
 
 int objects_delete(struct app *app, const char *bucket, const char *key)

@@ -94,6 +94,17 @@ int objects_record(struct app *app, const char *bucket, const struct store_objec
 int objects_record_owned(struct app *app, const char *bucket, const struct store_object_info *info,
                          const char *owner, const char *name, const char *value);
 
+/* One page of the index of the default bucket, in key order: objects
+ * owned by owner (NULL: everyone's), under prefix (may be NULL), after
+ * the page token is a continuation of (NULL or "": from the start), at
+ * most limit. *files_out (new reference) is an array of
+ * {"key", "size", "last_modified", "etag", "content_type", "owner",
+ * "metadata"}; *next_out (owned, NULL on the last page) the next page's
+ * token (base64url of the last key). SILO_EINVAL for a bad token;
+ * database errors. */
+int objects_list(struct app *app, const char *owner, const char *prefix, int limit, const char *token,
+                 json_t **files_out, char **next_out);
+
 /* Deletes bucket/key from the store and its index row. 0 when it was
  * deleted or was not there; store errors otherwise (the row then stays). */
 int objects_delete(struct app *app, const char *bucket, const char *key);

@@ -170,6 +170,41 @@ static void index_rows_and_owners(void **state)
     arena_free(a);
 }
 
+static void listing_pages_by_owner(void **state)
+{
+    struct app_fixture *f = *state;
+    struct app *app = &f->app;
+    const char *keys[] = {"uploads/amy/1", "uploads/amy/2", "uploads/amy/3", "uploads/ben/1"};
+    for (size_t i = 0; i < 4; i++) {
+        fixture_put(f, keys[i], "x", "text/plain");
+        struct store_object_info info = head(f, keys[i]);
+        assert_int_equal(
+            objects_record_owned(app, fixture_bucket(f), &info, i < 3 ? "amy" : "ben", NULL, NULL), 0);
+        store_object_info_clear(&info);
+    }
+    json_t *files = NULL;
+    char *next = NULL;
+    assert_int_equal(objects_list(app, "amy", NULL, 2, NULL, &files, &next), 0);
+    assert_int_equal(json_array_size(files), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(files, 0), "key")), "uploads/amy/1");
+    assert_non_null(next);
+    json_decref(files);
+    char *token = next;
+    assert_int_equal(objects_list(app, "amy", NULL, 2, token, &files, &next), 0);
+    assert_int_equal(json_array_size(files), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(files, 0), "owner")), "amy");
+    assert_null(next);
+    json_decref(files);
+    free(token);
+    assert_int_equal(objects_list(app, NULL, "uploads/", 10, NULL, &files, &next), 0); /* an admin's view */
+    assert_int_equal(json_array_size(files), 4);
+    json_decref(files);
+    assert_int_equal(objects_list(app, NULL, "uploads/ben/", 10, NULL, &files, &next), 0);
+    assert_int_equal(json_array_size(files), 1);
+    json_decref(files);
+    assert_int_equal(objects_list(app, "amy", NULL, 2, "!!not base64!!", &files, &next), SILO_EINVAL);
+}
+
 static void arrivals_are_indexed_by_their_layout(void **state)
 {
     struct app_fixture *f = *state;
@@ -377,6 +412,7 @@ int main(void)
     };
     const struct CMUnitTest index[] = {
         cmocka_unit_test_setup_teardown(index_rows_and_owners, setup, teardown),
+        cmocka_unit_test_setup_teardown(listing_pages_by_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(arrivals_are_indexed_by_their_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(prefix_deletes_take_rows_too, setup, teardown),
         cmocka_unit_test_setup_teardown(staging_sweep_takes_only_old_leftovers, setup, teardown),
