@@ -107,6 +107,15 @@ int objects_cursor_encode(struct buf *out, int64_t created_ms, const char *id)
     return base64_encode(out, (const unsigned char *)raw, (size_t)n, true);
 }
 
+char *objects_cursor_new(int64_t created_ms, const char *id)
+{
+    struct buf b;
+    buf_init(&b, 2 * OBJECTS_CURSOR_MAX);
+    char *out = objects_cursor_encode(&b, created_ms, id) == 0 ? buf_take(&b) : NULL;
+    buf_free(&b);
+    return out;
+}
+
 int objects_cursor_decode(const char *cursor, int64_t *created_ms_out, char *id_out, size_t id_size)
 {
     struct buf raw;

@@ -74,6 +74,9 @@ char *objects_clean_filename(struct arena *a, const char *filename);
  * anything else. */
 int objects_cursor_encode(struct buf *out, int64_t created_ms, const char *id);
 int objects_cursor_decode(const char *cursor, int64_t *created_ms_out, char *id_out, size_t id_size);
+/* The cursor of (created_ms, id) as a string (owned: free), NULL when it
+ * cannot be made. */
+char *objects_cursor_new(int64_t created_ms, const char *id);
 
 /* ---- the index (index.c) ---- */
 

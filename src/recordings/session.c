@@ -130,13 +130,8 @@ int recordings_list(struct app *app, const char *user_id, int limit, const char 
         json_decref(pg.items);
         return rc;
     }
-    if (pg.more) {
-        struct buf next;
-        buf_init(&next, 1024);
-        if (objects_cursor_encode(&next, pg.last_ms, pg.last_session) == 0)
-            *next_out = buf_take(&next);
-        buf_free(&next);
-    }
+    if (pg.more) /* a cursor that cannot be made leaves the page without one */
+        *next_out = objects_cursor_new(pg.last_ms, pg.last_session);
     *items_out = pg.items;
     return 0;
 }

@@ -287,13 +287,8 @@ int videos_gallery(struct app *app, const char *user_id, int limit, const char *
     rc = db_video_list(app->db, user_id, before_ms, before_id, limit + 1, add_video, &g);
     if (rc < 0)
         return rc;
-    if (g.more) {
-        struct buf encoded;
-        buf_init(&encoded, 1024);
-        if (objects_cursor_encode(&encoded, g.last_ms, g.last_id) == 0)
-            *next_out = buf_take(&encoded);
-        buf_free(&encoded);
-    }
+    if (g.more) /* a cursor that cannot be made leaves the page without one */
+        *next_out = objects_cursor_new(g.last_ms, g.last_id);
     return 0;
 }
 

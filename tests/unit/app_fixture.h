@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "util/arena.h"
 #include "util/error.h"
 
 struct app_fixture {
@@ -51,6 +52,34 @@ static inline void app_fixture_close(struct app_fixture *f)
     unit_rmtree(f->dir);
     free(f->dir);
     f->dir = NULL;
+}
+
+/* A test's state: the instance and an arena for what the test builds. */
+struct fixture {
+    struct app_fixture f;
+    struct arena *a;
+};
+
+/* cmocka setup with extra settings flags (see app_fixture_open). */
+static inline int fixture_setup_with(void **state, const char *const *extra, size_t n)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    app_fixture_open(&fx->f, extra, n);
+    fx->a = arena_new();
+    *state = fx;
+    return 0;
+}
+
+static inline int fixture_setup(void **state) { return fixture_setup_with(state, NULL, 0); }
+
+static inline int fixture_teardown(void **state)
+{
+    struct fixture *fx = *state;
+    arena_free(fx->a);
+    app_fixture_close(&fx->f);
+    free(fx);
+    return 0;
 }
 
 /* The default store and its bucket. */

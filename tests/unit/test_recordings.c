@@ -128,35 +128,10 @@ static void rows_from_foreign_documents(void **state)
 
 /* ---- on an instance ---- */
 
-struct fixture {
-    struct app_fixture f;
-    struct arena *a;
-};
-
-static int setup_with(void **state, const char *const *extra, size_t n)
-{
-    struct fixture *fx = calloc(1, sizeof *fx);
-    app_fixture_open(&fx->f, extra, n);
-    fx->a = arena_new();
-    *state = fx;
-    return 0;
-}
-
-static int setup(void **state) { return setup_with(state, NULL, 0); }
-
 static int setup_retention(void **state)
 {
     static const char *const extra[] = {"--recordings-retention-days", "30", "--recordings-window-days", "0"};
-    return setup_with(state, extra, 4);
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    arena_free(fx->a);
-    app_fixture_close(&fx->f);
-    free(fx);
-    return 0;
+    return fixture_setup_with(state, extra, 4);
 }
 
 /* One second of 16 kHz mono silence as a WAV file. */
@@ -632,15 +607,16 @@ int main(void)
         cmocka_unit_test(rows_from_foreign_documents),
     };
     const struct CMUnitTest sessions[] = {
-        cmocka_unit_test_setup_teardown(saving_a_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(refusals_leave_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(listing_and_deleting, setup, teardown),
-        cmocka_unit_test_setup_teardown(transcripts_attach_to_the_session_in_hand, setup, teardown),
-        cmocka_unit_test_setup_teardown(reindex_and_prune, setup, teardown),
-        cmocka_unit_test_setup_teardown(prune_stops_when_asked, setup, teardown),
-        cmocka_unit_test_setup_teardown(retention_off_registers_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(retention_is_a_job_of_the_queue, setup_retention, teardown),
-        cmocka_unit_test_setup_teardown(user_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(saving_a_session, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(refusals_leave_nothing, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(listing_and_deleting, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(transcripts_attach_to_the_session_in_hand, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(reindex_and_prune, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(prune_stops_when_asked, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(retention_off_registers_nothing, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(retention_is_a_job_of_the_queue, setup_retention, fixture_teardown),
+        cmocka_unit_test_setup_teardown(user_settings, fixture_setup, fixture_teardown),
     };
     int failed = cmocka_run_group_tests_name("recordings values", values, NULL, NULL);
     failed += cmocka_run_group_tests_name("recordings sessions", sessions, NULL, NULL);
