@@ -14,8 +14,9 @@
  *
  * A synchronous request waits in transcribe_wait(): the worker publishes
  * each outcome in a small in-process table and wakes the waiters, so the
- * answer goes out as soon as the work is done; a waiter whose job runs on
- * another instance sees it settle in the database, polled every
+ * answer goes out as soon as the work is done and recorded (the pool
+ * records it a moment after the handler published it); a waiter whose job
+ * runs on another instance sees it settle in the database, polled every
  * WAIT_POLL_MS.
  *
  * RECORDINGS_TRANSCRIBE_JOB (payload: recordings.h's). Transcribes a
@@ -30,12 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "recordings/recordings.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
 #define WAIT_POLL_MS 500
+#define SETTLE_POLL_MS 5 /* an outcome published, until its job reads settled */
 
 static struct asr_engine *engine;
 
@@ -123,10 +126,17 @@ int transcribe_wait(struct app *app, int64_t job_id, int64_t deadline_ms, json_t
         }
         pthread_mutex_unlock(&published_lock);
         if (o) {
+            /* The worker publishes before the pool records the outcome:
+             * wait the moment until the job reads settled, so that what the
+             * request answers can be read back at once (GET .../{id}). */
             *outcome_out = o;
-            jobs_clear(job_out);                /* what an earlier poll read */
-            jobs_get(app->db, job_id, job_out); /* for its attempts and last error; the outcome suffices */
-            return 0;
+            for (;;) {
+                jobs_clear(job_out); /* what an earlier read got */
+                if (jobs_get(app->db, job_id, job_out) || transcribe_settled(job_out->state) ||
+                    time_monotonic_ms() >= deadline_ms)
+                    return 0; /* the outcome suffices; the job is for its attempts and last error */
+                usleep(SETTLE_POLL_MS * 1000);
+            }
         }
         jobs_clear(job_out);
         int rc = jobs_get(app->db, job_id, job_out);

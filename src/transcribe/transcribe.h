@@ -66,7 +66,8 @@ int transcribe_start(struct app *app);
 struct asr_engine *transcribe_engine(void);
 
 /* The outcome of a job the calling process ran, for a request waiting on
- * it: blocks until job_id's outcome is published here or the database
+ * it: blocks until job_id's outcome is published here (and then until the
+ * job reads settled, so that it can be read back at once) or the database
  * shows it settled, or until deadline_ms (time_monotonic_ms). *outcome_out
  * (owned) is the job's result, or NULL when it ended without one (dead or
  * cancelled: *job_out then tells). *job_out owned (jobs_clear).
