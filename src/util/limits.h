@@ -148,6 +148,9 @@
 #define VIDEOS_ID_MAX 48
 /* Random bytes of a share key (48 hex digits: 192 bits). */
 #define VIDEOS_SECRET_BYTES 24
+/* Mutexes videos are locked under (by a hash of the id) while a job
+ * stores a file beside a possible deletion. */
+#define VIDEOS_LOCKS 64
 /* Bytes of a title, of a failure message kept, of a source URL. */
 #define VIDEOS_TITLE_MAX 200
 #define VIDEOS_ERROR_MAX 1000

@@ -7,7 +7,7 @@
  * that died) first removes what an earlier claim left under the video's
  * prefix. VIDEOS_POSTER_JOB decodes a frame (media/poster.h) and stores it
  * as videos/{user}/{video}/poster.jpg. Handlers get the app as task->ctx. */
-#include "videos/videos.h"
+#include "videos/videos_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +130,7 @@ static int poster_job(struct jobs_task *task)
     size_t len = 0;
     struct poster_info pi;
     struct store_object_info info = {0};
+    pthread_mutex_t *lock = NULL;
     char key[STORE_KEY_MAX];
     int rc = job_video(task, &v);
     if (rc) {
@@ -153,7 +154,20 @@ static int poster_job(struct jobs_task *task)
     snprintf(key, sizeof key, VIDEOS_ROOT "%s/%s/" VIDEOS_POSTER_NAME, v.user_id, v.video_id);
     struct store_meta meta[] = {{"user_id", v.user_id}, {"video_id", v.video_id}};
     struct store_put_options opt = {.content_type = "image/jpeg", .meta = meta, .meta_count = 2};
-    rc = store_put_bytes(st, bucket, key, jpeg, len, &opt, &info);
+    /* The row checked and the file stored under the video's lock: in this
+     * process no deletion runs in between. */
+    lock = videos_lock(v.video_id);
+    pthread_mutex_lock(lock);
+    struct db_video still;
+    rc = db_video_get(app->db, v.video_id, &still);
+    db_video_clear(&still);
+    if (rc == SILO_ENOTFOUND) {
+        task->result = job_result("skipped", "video deleted");
+        rc = 0;
+        goto done;
+    }
+    if (!rc)
+        rc = store_put_bytes(st, bucket, key, jpeg, len, &opt, &info);
     if (rc) {
         task->error = strdup(silo_strerror(rc));
         goto done;
@@ -174,11 +188,15 @@ static int poster_job(struct jobs_task *task)
         rc = 0;
         goto done;
     }
+    pthread_mutex_unlock(lock);
+    lock = NULL;
     merge_stream_info(app, &v, &pi);
     task->result = job_result("done", NULL);
     rc = 0;
 
 done:
+    if (lock)
+        pthread_mutex_unlock(lock);
     store_object_info_clear(&info);
     free(jpeg);
     db_video_clear(&v);

@@ -2,7 +2,7 @@
  * view of a video, status changes, the gallery pages and deleting; see
  * videos.h. The gallery reads the index only (keyset pagination, newest
  * first); its URLs are presigned, which costs no I/O. */
-#include "videos/videos.h"
+#include "videos/videos_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,26 @@
 #include "util/crypto.h"
 #include "util/encoding.h"
 #include "util/timeutil.h"
+
+/* ---- locks ---- */
+
+static pthread_mutex_t locks[VIDEOS_LOCKS];
+static pthread_once_t locks_once = PTHREAD_ONCE_INIT;
+
+static void init_locks(void)
+{
+    for (size_t i = 0; i < VIDEOS_LOCKS; i++)
+        pthread_mutex_init(&locks[i], NULL);
+}
+
+pthread_mutex_t *videos_lock(const char *video_id)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = video_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    pthread_once(&locks_once, init_locks);
+    return &locks[h % VIDEOS_LOCKS];
+}
 
 /* ---- ids, keys, text ---- */
 
@@ -303,19 +323,22 @@ int videos_delete(struct app *app, const struct db_video *v, uint64_t *deleted_o
 {
     uint64_t deleted = 0, late = 0;
     *deleted_out = 0;
+    pthread_mutex_t *lock = videos_lock(v->video_id);
+    pthread_mutex_lock(lock);
     int rc = videos_delete_objects(app, v->user_id, v->video_id, &deleted);
-    if (rc)
-        return rc;
-    rc = db_video_delete(app->db, v->video_id);
-    if (rc && rc != SILO_ENOTFOUND)
-        return rc;
-    /* A job (the poster) may have stored a file between the first sweep and
-     * the row's deletion; anything it stores later it removes itself, as it
-     * finds the row gone. So one more sweep leaves nothing behind. */
-    if (videos_delete_objects(app, v->user_id, v->video_id, &late) == 0)
+    if (!rc) {
+        rc = db_video_delete(app->db, v->video_id);
+        rc = rc == SILO_ENOTFOUND ? 0 : rc;
+    }
+    /* A job of another instance may have stored a file between the first
+     * sweep and the row's deletion; anything it stores later it removes
+     * itself, as it finds the row gone. So one more sweep leaves nothing
+     * behind. */
+    if (!rc && videos_delete_objects(app, v->user_id, v->video_id, &late) == 0)
         deleted += late;
+    pthread_mutex_unlock(lock);
     *deleted_out = deleted;
-    return 0;
+    return rc;
 }
 
 /* ---- share keys ---- */

@@ -22,8 +22,10 @@
  *     it through a short-lived presigned URL; rotating the key kills every
  *     link given out before.
  *   - Deleting removes the objects with their index rows, the row, then
- *     sweeps once more (a job may have stored a poster meanwhile; one
- *     storing later finds the row gone and removes its own file).
+ *     sweeps once more, under the video's lock, which a job storing a
+ *     file under the video's prefix holds too (videos_int.h): in this
+ *     process nothing is stored beside a deletion; a job of another
+ *     instance that stores later finds the row gone and removes its file.
  *   - Jobs: VIDEOS_IMPORT_JOB (a URL the generator reported) and
  *     VIDEOS_POSTER_JOB (a frame of a stored video); their handlers get the
  *     app as the pool's ctx.
