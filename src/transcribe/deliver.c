@@ -20,6 +20,7 @@
 
 #include "http/client.h"
 #include "objects/objects.h"
+#include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -188,8 +189,13 @@ int transcribe_enqueue_delivery(struct app *app, int64_t job_id, const char *wha
     if (p && extra)
         json_object_update(p, extra);
     char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-    int rc = text ? jobs_enqueue(app->db, TRANSCRIBE_DELIVER_JOB, text, key, 0, TRANSCRIBE_DELIVERY_ATTEMPTS,
-                                 id_out)
+    /* A result whose first attempt failed is tried again after the queue's
+     * first backoff, not at once; a callback's first attempt is now. */
+    uint32_t jitter = 0;
+    crypto_random(&jitter, sizeof jitter);
+    int64_t run_at = strcmp(what, "result") == 0 ? time_now_ms() + jobs_backoff_ms(1, jitter) : 0;
+    int rc = text ? jobs_enqueue(app->db, TRANSCRIBE_DELIVER_JOB, text, key, run_at,
+                                 TRANSCRIBE_DELIVERY_ATTEMPTS, id_out)
                   : SILO_ENOMEM;
     free(text);
     json_decref(p);

@@ -23,7 +23,9 @@ int transcribe_deliver_once(struct app *app, const json_t *payload, int64_t job_
 
 /* Hands a delivery ("result", extra: {"result_key"}) or a callback
  * ("callback", extra: {"body"}) of transcription job_id to a
- * TRANSCRIBE_DELIVER_JOB, once per job and what (deliver.c). */
+ * TRANSCRIBE_DELIVER_JOB, once per job and what; a result (whose first
+ * attempt failed) after the queue's first backoff, a callback at once
+ * (deliver.c). */
 int transcribe_enqueue_delivery(struct app *app, int64_t job_id, const char *what, json_t *extra,
                                 int64_t *id_out);
 
