@@ -44,11 +44,11 @@ $(BUILD)/fuzz/%.o: %.c $(GEN_HDR)
 	clang $(FUZZ_CFLAGS) -Wno-unused-command-line-argument -MMD -MP -c $< -o $@
 
 $(BUILD)/release/libsilo.a: $(REL_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(BUILD)/asan/libsilo.a: $(ASAN_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(BUILD)/fuzz/libsilo.a: $(FUZZ_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/silo: $(BUILD)/release/src/main.o $(BUILD)/release/libsilo.a
 	$(CC) $(RELEASE_CFLAGS) $^ $(LIBS) -o $@

@@ -92,12 +92,12 @@ int app_open(struct app *app, struct config *cfg, int api_port, int s3_port)
     }
 
     const char *bad = NULL;
-    rc = outbound_policy_parse(app->cfg.outbound_allow, &app->outbound, &bad);
+    rc = http_client_init(&app->client, app->cfg.outbound_allow, "silo", &bad);
     if (rc) {
         log_error("invalid entry '%s' in setting 'outbound-allow': expected an address or CIDR block", bad);
         goto fail;
     }
-    rc = auth_open(&app->cfg, app->inst.jwt_secret, app->db, &app->auth);
+    rc = auth_open(&app->cfg, app->inst.jwt_secret, app->db, &app->client, &app->auth);
     if (rc)
         goto fail;
 

@@ -11,7 +11,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "db/db.h"
-#include "http/outbound.h"
+#include "http/client.h"
 #include "instance.h"
 #include "store/store.h"
 
@@ -22,7 +22,7 @@ struct app {
     struct instance inst;
     struct db *db;
     struct auth *auth;
-    struct outbound_policy outbound;      /* guard for caller-given URLs */
+    struct http_client client;            /* every outbound call: its guard and user agent */
     struct store *stores[APP_MAX_STORES]; /* [0] is "default" */
     size_t store_count;
     char *api_url; /* base URL of the API as clients see it */

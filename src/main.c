@@ -22,11 +22,11 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "api/objects.h"
-#include "api/recordings.h"
-#include "api/transcriptions.h"
-#include "api/videos.h"
+#include "objects/objects.h"
+#include "transcribe/transcribe.h"
+#include "videos/videos.h"
 #include "app.h"
+#include "recordings/recordings.h"
 #include "auth/jwt.h"
 #include "config.h"
 #include "http/server.h"
@@ -543,20 +543,21 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     /* Seed 000's speech engine and job kinds, before requests and workers may use them. */
-    if (transcriptions_start(&app))
+    if (transcribe_start(&app))
         log_warn("transcription is off: see the log above");
+    /* What a crash left staged, before the first request is served. */
+    uint64_t leftovers = 0;
+    if (objects_sweep_staging(&app, &leftovers) == 0 && leftovers)
+        log_info("removed %llu staging objects left by an earlier crash", (unsigned long long)leftovers);
     /* The S3 endpoint tells the object index about objects that arrive
-     * through silo's grants (presigned URLs, POST policies). */
+     * through silo's grants (presigned URLs, POST policies). Requests are
+     * answered 503 until here, and the addresses are printed after, so
+     * whoever waits for them finds a serving instance. */
     static struct s3_endpoint s3_endpoint;
     s3_endpoint = (struct s3_endpoint){.app = &app, .on_arrival = index_arrival, .arrival_ctx = &app};
     http_server_set_app(servers[0], &app);
     if (servers[1])
         http_server_set_app(servers[1], &s3_endpoint);
-    /* Before the addresses are printed: whoever waits for them (scripts,
-     * tests) finds the leftovers of an earlier crash gone. */
-    uint64_t leftovers = 0;
-    if (objects_sweep_staging(&app, &leftovers) == 0 && leftovers)
-        log_info("removed %llu staging objects left by an earlier crash", (unsigned long long)leftovers);
     printf("api: %s\n", app.api_url);
     printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
     printf("data: %s\n", app.cfg.data_dir);
@@ -564,15 +565,14 @@ static int cmd_serve(int argc, char **argv)
     log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
              app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
 
-    /* The retention sweep (off unless recordings-retention-days > 0). */
-    struct recordings_sweeper *sweeper = NULL;
-    if (recordings_sweeper_start(&app, &sweeper))
-        log_warn("cannot start the recordings retention sweep");
+    /* The retention job (off unless recordings-retention-days > 0). */
+    if (recordings_retention_start(&app))
+        log_warn("cannot start the recordings retention job");
     /* The job workers, for the kinds registered by the modules above. */
     if (videos_register_jobs())
         log_warn("cannot register the video jobs");
     struct jobs_pool *workers = NULL;
-    rc = jobs_workers_start(&app, (unsigned)app.cfg.workers, &workers);
+    rc = jobs_workers_start(app.db, app.cfg.job_lease * 1000, (unsigned)app.cfg.workers, &app, &workers);
     if (rc)
         log_warn("cannot start the job workers: %s", silo_strerror(rc));
 
@@ -583,7 +583,6 @@ static int cmd_serve(int argc, char **argv)
     int64_t deadline = time_monotonic_ms() + shutdown_timeout * 1000;
     if (jobs_workers_stop(workers, 0) == 0) /* stop claiming now; running handlers are told to finish */
         workers = NULL;
-    recordings_sweeper_stop(sweeper);
     drain(servers, 2, shutdown_timeout);
     for (int i = 0; i < 2; i++)
         http_server_stop(servers[i]);

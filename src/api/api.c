@@ -55,7 +55,7 @@ void api_respond_error(struct http_request *req, int status, const char *message
 
 void api_error(struct http_request *req, int status, const char *fmt, ...)
 {
-    char message[1024];
+    char message[API_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);

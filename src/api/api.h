@@ -51,7 +51,7 @@ extern const size_t api_settings_route_count;
 extern const struct route api_transcriptions_routes[];
 extern const size_t api_transcriptions_route_count;
 
-/* Routes of seed 004's videos (videos.c, videos_generate.c). */
+/* Routes of seed 004's videos (videos.c). */
 extern const struct route api_videos_routes[];
 extern const size_t api_videos_route_count;
 

@@ -7,35 +7,29 @@
  *   GET    /api/v1/s3/file/{key}/exists
  *   DELETE /api/v1/s3/file/{key}
  *
- * Uploads stream: the file part goes straight into a store writer while its
- * first SNIFF_BYTES are also kept to judge the content type, so nothing is
- * held whole in memory. The key is {folder}/{user_id or class_id}/{uuid}{ext};
- * when the folder or class id arrive after the file (curl -F keeps the
- * command line's order), the bytes go to a staging key first and are moved
- * into place at the end. Any failure aborts the writer: nothing is left.
+ * The route parses and answers; the rules are the objects domain's
+ * (objects/objects.h). Uploads stream through the form sink (api/form.h):
+ * the file part goes straight into a store writer while its first
+ * SNIFF_BYTES are judged, so nothing is held whole in memory. The key is
+ * {folder}/{user_id or class_id}/{uuid}{ext}; when the folder or class id
+ * arrive after the file (curl -F keeps the command line's order), the
+ * bytes go to a staging key first and objects_upload_finish moves them
+ * into place. Any failure aborts the writer: nothing is left.
  *
- * Every object written here is recorded in the index (db objects) with its
- * owner, which is what listing reads and what ownership checks consult; an
- * object the index does not know (written by another tool) belongs to the
- * user named by its key's second segment, the layout every seed uses. */
+ * Listing reads the index (db objects), never the store; ownership is
+ * decided by api/objects.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/form.h"
 #include "api/objects.h"
 #include "app.h"
-#include "http/multipart.h"
-#include "media/sniff.h"
 #include "store/presign.h"
-#include "util/crypto.h"
 #include "util/encoding.h"
 #include "util/error.h"
-#include "util/log.h"
 #include "util/timeutil.h"
-
-#define FIELD_MAX 1024
-#define LIST_DEFAULT 1000
 
 static json_t *meta_object(const struct store_object_info *info)
 {
@@ -48,276 +42,161 @@ static json_t *meta_object(const struct store_object_info *info)
 /* ---- POST /api/v1/s3/upload ---- */
 
 struct upload {
+    struct http_request *req;
     struct principal who;
-    struct multipart *mp;
-    bool in_file;     /* the current part is the file */
-    char *field_name; /* the current plain field, NULL when none */
-    struct buf field;
-    const char *folder, *class_id;
-    const char *filename, *declared_type;
-    char uuid[37], ext[12];
-    struct store_writer *writer;
-    const char *write_key; /* where the bytes are going */
-    bool have_file;
-    uint64_t size;
-    struct sniff_window sniff;
-    char when[25]; /* upload_timestamp */
-    int status;    /* set on the first failure */
-    char message[512];
+    struct form *form;
+    struct form_file file;
+    struct objects_upload up;
 };
 
-static int fail_upload(struct upload *up, int status, const char *message)
-{
-    if (!up->status) {
-        up->status = status;
-        snprintf(up->message, sizeof up->message, "%s", message);
-    }
-    if (up->writer) {
-        store_put_abort(up->writer);
-        up->writer = NULL;
-    }
-    return SILO_EINVAL;
-}
-
-static const char *final_key(struct http_request *req, struct upload *up)
-{
-    const char *owner_segment = up->class_id ? up->class_id : up->who.sub;
-    return arena_printf(req->arena, "%s/%s/%s%s", up->folder ? up->folder : "uploads", owner_segment,
-                        up->uuid, up->ext);
-}
-
-#define META_COUNT 5
-
-/* The object metadata seed 002 names; returns how many entries. */
-static size_t upload_meta(const struct upload *up, const char *content_type,
-                          struct store_meta meta[META_COUNT])
-{
-    size_t n = 0;
-    meta[n++] = (struct store_meta){"user_id", (char *)up->who.sub};
-    if (up->class_id)
-        meta[n++] = (struct store_meta){"class_id", (char *)up->class_id};
-    meta[n++] = (struct store_meta){"original_filename", (char *)up->filename};
-    meta[n++] = (struct store_meta){"content_type", (char *)content_type};
-    meta[n++] = (struct store_meta){"upload_timestamp", (char *)up->when};
-    return n;
-}
-
-/* Judges the bytes seen so far: allowlist and consistency with the
+/* Judges the file's first bytes: allowlist and consistency with the
  * declared type. */
-static int judge(struct http_request *req, struct upload *up)
+static int judge(struct form *form, void *arg, struct form_file *file)
 {
-    struct app *app = req->app;
-    int rc = sniff_window_judge(&up->sniff);
-    if (rc)
-        return fail_upload(up, 500, "cannot determine the content type");
-    char msg[400];
-    if (!sniff_type_allowed(up->sniff.type, app->cfg.upload_types)) {
-        snprintf(msg, sizeof msg, "content type %s is not allowed", up->sniff.type);
-        return fail_upload(up, 415, msg);
-    }
-    if (!sniff_type_consistent(up->declared_type, up->sniff.type)) {
-        snprintf(msg, sizeof msg, "declared content type %s does not match the file's content (%s)",
-                 up->declared_type, up->sniff.type);
-        return fail_upload(up, 415, msg);
-    }
+    struct upload *u = arg;
+    struct app *app = u->req->app;
+    const char *type = file->window.type;
+    if (!sniff_type_allowed(type, app->cfg.upload_types))
+        return form_refuse(form, 415, NULL, NULL, "content type %s is not allowed", type);
+    if (!sniff_type_consistent(file->declared_type, type))
+        return form_refuse(form, 415, NULL, NULL,
+                           "declared content type %s does not match the file's content (%s)",
+                           file->declared_type, type);
     return 0;
 }
 
-static int part_begin(void *arg, const struct multipart_part *part)
+static int part(struct form *form, void *arg, const struct multipart_part *p)
 {
-    struct http_request *req = arg;
-    struct upload *up = req->handler_state;
+    struct upload *u = arg;
+    struct http_request *req = u->req;
     struct app *app = req->app;
-    if (up->status)
-        return 0;
-    if (strcmp(part->name, "file") != 0) {
-        up->field_name = arena_strdup(req->arena, part->name);
-        buf_reset(&up->field);
-        return up->field_name ? 0 : SILO_ENOMEM;
-    }
-    if (up->have_file)
-        return fail_upload(up, 400, "only one file per upload");
-    up->have_file = true;
-    up->in_file = true;
-    up->filename = objects_clean_filename(req->arena, part->filename ? part->filename : "file");
-    up->declared_type = arena_strdup(req->arena, part->content_type ? part->content_type : "");
-    objects_extension(up->filename, up->ext);
-    if (!up->filename || !up->declared_type || crypto_uuid4(up->uuid))
+    if (strcmp(p->name, "file") != 0)
+        return form_take_field(form);
+    if (u->file.present)
+        return form_refuse(form, 400, NULL, NULL, "only one file per upload");
+    u->file.what = "file";
+    u->file.sniff = true;
+    u->file.max_size = (uint64_t)app->cfg.max_upload_bytes;
+    /* The fields seen so far decide the key; if some may still come, stage. */
+    u->up.owner = u->who.sub;
+    u->up.filename = objects_clean_filename(req->arena, p->filename ? p->filename : "file");
+    if (!u->up.filename || objects_upload_begin(&u->up))
         return SILO_ENOMEM;
-    /* Fields seen so far decide the key; if some may still come, stage. */
-    up->write_key =
-        up->folder ? final_key(req, up) : arena_printf(req->arena, OBJECTS_STAGING_PREFIX "%s", up->uuid);
-    struct store *st = app_store(app, NULL);
-    time_format_iso8601(time_now(), up->when);
-    struct store_meta meta[META_COUNT];
-    size_t n = upload_meta(up, *up->declared_type ? up->declared_type : "", meta);
-    struct store_put_options opt = {.content_type = *up->declared_type ? up->declared_type : NULL,
+    const char *key = u->up.folder ? objects_upload_key(req->arena, &u->up)
+                                   : objects_upload_staging_key(req->arena, &u->up);
+    const char *declared = p->content_type ? p->content_type : "";
+    struct store_meta meta[OBJECTS_UPLOAD_META];
+    size_t n = objects_upload_meta(&u->up, declared, meta);
+    struct store_put_options opt = {.content_type = *declared ? declared : NULL,
                                     .meta = meta,
                                     .meta_count = n,
-                                    .max_size = (uint64_t)app->cfg.max_upload_bytes};
-    int rc = store_put_begin(st, store_default_bucket(st), up->write_key, &opt, &up->writer);
-    if (rc)
-        return fail_upload(up, silo_http_status(rc), "cannot store the file");
-    return 0;
+                                    .max_size = u->file.max_size};
+    struct store *st = app_store(app, NULL);
+    int rc = key ? form_take_file(form, &u->file, p, "file", st, store_default_bucket(st), key, &opt)
+                 : SILO_ENOMEM;
+    if (rc == SILO_ENOMEM)
+        return rc;
+    return rc ? form_refuse(form, silo_http_status(rc), NULL, NULL, "cannot store the file") : 0;
 }
 
-static int part_data(void *arg, const char *data, size_t n)
+static int field(struct form *form, void *arg, const char *name, const char *value)
 {
-    struct http_request *req = arg;
-    struct upload *up = req->handler_state;
-    struct app *app = req->app;
-    if (up->status)
-        return 0;
-    if (!up->in_file) {
-        if (buf_append(&up->field, data, n))
-            return fail_upload(up, 400, "a form field is too long");
-        return 0;
-    }
-    up->size += n;
-    if (up->size > (uint64_t)app->cfg.max_upload_bytes) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "file is larger than the limit of %lld bytes",
-                 (long long)app->cfg.max_upload_bytes);
-        fail_upload(up, 413, msg);
-        return SILO_ETOOBIG;
-    }
-    if (!up->sniff.judged) {
-        int full = sniff_window_feed(&up->sniff, data, n);
-        if (full < 0)
-            return full;
-        if (full && judge(req, up))
-            return 0;
-    }
-    int rc = store_put_write(up->writer, data, n);
-    if (rc)
-        return fail_upload(up, silo_http_status(rc), "cannot store the file");
-    return 0;
-}
-
-static int part_end(void *arg)
-{
-    struct http_request *req = arg;
-    struct upload *up = req->handler_state;
-    if (up->status)
-        return 0;
-    if (up->in_file) {
-        up->in_file = false;
-        if (!up->sniff.judged)
-            judge(req, up);
-        return 0;
-    }
-    const char *value = arena_strndup(req->arena, buf_str(&up->field), up->field.len);
-    if (!value)
-        return SILO_ENOMEM;
-    if (strcmp(up->field_name, "folder") == 0) {
+    struct upload *u = arg;
+    if (strcmp(name, "folder") == 0) {
         if (!objects_folder_valid(value))
-            return fail_upload(up, 400,
+            return form_refuse(form, 400, NULL, NULL,
                                "field 'folder' may hold only letters, digits, '.', '_', '-' and '/' "
                                "between segments");
-        up->folder = value;
-    } else if (strcmp(up->field_name, "class_id") == 0) {
+        u->up.folder = value;
+    } else if (strcmp(name, "class_id") == 0) {
         if (*value && !objects_id_valid(value))
-            return fail_upload(up, 400, "field 'class_id' may hold only letters, digits, '.', '_' and '-'");
-        up->class_id = *value ? value : NULL;
+            return form_refuse(form, 400, NULL, NULL,
+                               "field 'class_id' may hold only letters, digits, '.', '_' and '-'");
+        u->up.class_id = *value ? value : NULL;
     }
-    up->field_name = NULL;
     return 0;
 }
 
-static const struct multipart_callbacks upload_callbacks = {part_begin, part_data, part_end};
+static void too_big(struct form *form, void *arg, struct form_file *file)
+{
+    struct upload *u = arg;
+    struct app *app = u->req->app;
+    (void)file;
+    form_refuse(form, 413, NULL, NULL, "file is larger than the limit of %lld bytes",
+                (long long)app->cfg.max_upload_bytes);
+}
+
+static const struct form_hooks upload_hooks = {
+    .part = part, .field = field, .judge = judge, .too_big = too_big};
 
 static void upload_cleanup(struct http_request *req)
 {
-    struct upload *up = req->handler_state;
-    if (!up)
-        return;
-    store_put_abort(up->writer);
-    multipart_free(up->mp);
-    buf_free(&up->field);
-    sniff_window_free(&up->sniff);
+    struct upload *u = req->handler_state;
+    if (u)
+        form_close(u->form);
 }
 
 static int upload_headers(struct http_request *req)
 {
-    struct upload *up = arena_alloc(req->arena, sizeof *up);
-    if (!up)
+    struct upload *u = arena_alloc(req->arena, sizeof *u);
+    if (!u)
         return SILO_ENOMEM;
-    buf_init(&up->field, FIELD_MAX);
-    sniff_window_init(&up->sniff);
-    req->handler_state = up;
-    int rc = api_authenticate(req, &up->who);
-    if (rc)
+    u->req = req;
+    req->handler_state = u;
+    if (api_authenticate(req, &u->who))
         return 0;
-    rc = multipart_new(http_header(req, "Content-Type"), &upload_callbacks, req, &up->mp);
-    if (rc)
+    struct form_config cfg = {
+        .hooks = &upload_hooks, .arg = u, .field_max = FORM_FIELD_MAX_FILES, .field_too_long_status = 400};
+    int rc = form_open(req->arena, http_header(req, "Content-Type"), &cfg, &u->form);
+    if (rc == SILO_EINVAL)
         api_error(req, 400, "expected a multipart/form-data body with a 'file' field");
-    return 0;
+    return rc == SILO_EINVAL ? 0 : rc;
 }
 
 static int upload_body(struct http_request *req, const char *data, size_t n)
 {
-    struct upload *up = req->handler_state;
-    int rc = multipart_feed(up->mp, data, n);
-    if (rc == SILO_ETOOBIG) {
-        api_error(req, 413, "%s", up->message);
-        return rc;
-    }
-    if (rc && !up->status)
-        fail_upload(up, 400, "malformed multipart/form-data body");
-    return 0;
+    struct upload *u = req->handler_state;
+    int rc = form_feed(u->form, data, n);
+    if (rc == SILO_ETOOBIG)
+        api_error(req, 413, "%s", form_refusal(u->form)->message);
+    return rc;
 }
 
 static int upload_complete(struct http_request *req)
 {
-    struct upload *up = req->handler_state;
+    struct upload *u = req->handler_state;
     struct app *app = req->app;
     struct store *st = app_store(app, NULL);
     const char *bucket = store_default_bucket(st);
-    if (!up->status && multipart_finish(up->mp))
-        fail_upload(up, 400, "malformed or truncated multipart/form-data body");
-    if (!up->status && !up->have_file)
-        fail_upload(up, 400, "field 'file' is required");
-    if (up->status) {
-        api_error(req, up->status, "%s", up->message);
+    const struct silo_refusal *refusal = form_finish(u->form);
+    if (!refusal && !u->file.present)
+        refusal = (form_refuse(u->form, 400, NULL, NULL, "field 'file' is required"), form_refusal(u->form));
+    if (refusal) {
+        api_error(req, refusal->status, "%s", refusal->message);
         return 0;
     }
-    const char *when = up->when;
-    const char *key = final_key(req, up);
+    const char *declared = u->file.declared_type;
     const char *content_type =
-        *up->declared_type && strcmp(up->declared_type, "application/octet-stream") != 0 ? up->declared_type
-                                                                                         : up->sniff.type;
+        *declared && strcmp(declared, "application/octet-stream") != 0 ? declared : u->file.window.type;
     struct store_object_info info = {0};
-    int rc = store_put_commit(up->writer, &info);
-    up->writer = NULL;
-    if (!rc && strcmp(up->write_key, key) != 0) {
-        /* Staged: move into place with the metadata now complete. */
-        struct store_meta meta[META_COUNT];
-        size_t n = upload_meta(up, content_type, meta);
-        struct store_put_options opt = {.content_type = content_type, .meta = meta, .meta_count = n};
-        store_object_info_clear(&info);
-        rc = store_move(st, bucket, up->write_key, key, &opt, &info);
-        if (rc)
-            store_delete(st, bucket, up->write_key);
-    }
-    json_t *meta_json =
-        json_pack("{s:s, s:s?, s:s, s:s, s:s}", "user_id", up->who.sub, "class_id", up->class_id,
-                  "original_filename", up->filename, "content_type", content_type, "upload_timestamp", when);
+    json_t *meta = NULL;
+    int rc = form_file_commit(u->form, &u->file, &info);
     if (!rc)
-        rc = objects_record(app, bucket, &info, up->who.sub, meta_json);
+        rc = objects_upload_finish(app, &u->up, u->file.key, content_type, req->arena, &info, &meta);
     if (rc) {
-        store_delete(st, bucket, key);
-        json_decref(meta_json);
         store_object_info_clear(&info);
         api_error(req, silo_http_status(rc), "cannot store the file: %s", silo_strerror(rc));
         return 0;
     }
+    const char *key = objects_upload_key(req->arena, &u->up);
     char *url = NULL;
-    store_presign_url(st, "GET", bucket, key, (long)app->cfg.presign_expiry, NULL, time_now(), &url);
+    if (key)
+        store_presign_url(st, "GET", bucket, key, (long)app->cfg.presign_expiry, NULL, time_now(), &url);
     json_t *body = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s?, s:s, s:o, s:s?}", "success",
                              1, "message", "File uploaded successfully", "key", key, "s3_key", key, "bucket",
                              bucket, "size", (json_int_t)info.size, "content_type", content_type, "etag",
-                             info.etag, "original_filename", up->filename, "class_id", up->class_id,
-                             "upload_timestamp", when, "metadata", meta_json, "url", url);
+                             info.etag, "original_filename", u->up.filename, "class_id", u->up.class_id,
+                             "upload_timestamp", u->up.when, "metadata", meta, "url", url);
     free(url);
     store_object_info_clear(&info);
     http_respond_json(req, 200, body);
@@ -325,34 +204,6 @@ static int upload_complete(struct http_request *req)
 }
 
 /* ---- GET /api/v1/s3/files ---- */
-
-struct listing {
-    json_t *files;
-    int count;
-    int limit;
-    char *last_key;
-    bool more;
-};
-
-static int add_file(void *arg, const struct db_object *o)
-{
-    struct listing *l = arg;
-    if (l->count == l->limit) {
-        l->more = true;
-        return 1; /* stop: one row past the page says there is more */
-    }
-    char when[25];
-    time_format_iso8601((time_t)o->updated_at, when);
-    json_t *meta = o->metadata ? json_loads(o->metadata, 0, NULL) : NULL;
-    json_array_append_new(l->files, json_pack("{s:s, s:I, s:s, s:s?, s:s?, s:s?, s:o}", "key", o->key, "size",
-                                              (json_int_t)o->size, "last_modified", when, "etag", o->etag,
-                                              "content_type", o->content_type, "owner", o->owner, "metadata",
-                                              meta ? meta : json_object()));
-    free(l->last_key);
-    l->last_key = strdup(o->key);
-    l->count++;
-    return 0;
-}
 
 static int list_files(struct http_request *req)
 {
@@ -363,42 +214,29 @@ static int list_files(struct http_request *req)
     const char *prefix = http_query(req, "prefix");
     const char *max_text = http_query(req, "max_keys");
     const char *token = http_query(req, "continuation_token");
-    long limit = LIST_DEFAULT;
+    long limit = API_LIST_MAX;
     if (max_text) {
         char *end;
         limit = strtol(max_text, &end, 10);
-        if (!*max_text || *end || limit < 1 || limit > 1000) {
+        if (!*max_text || *end || limit < 1 || limit > API_LIST_MAX) {
             api_error(req, 400, "max_keys must be a whole number from 1 to 1000");
             return 0;
         }
     }
-    struct buf after;
-    buf_init(&after, 4096);
-    if (token && *token && base64_decode(&after, token, strlen(token))) {
-        buf_free(&after);
+    json_t *files = NULL;
+    char *next = NULL;
+    int rc = objects_list(app, who.admin ? NULL : who.sub, prefix, (int)limit, token, &files, &next);
+    if (rc == SILO_EINVAL) {
         api_error(req, 400, "continuation_token is not valid");
         return 0;
     }
-    struct listing l = {.files = json_array(), .limit = (int)limit};
-    struct store *st = app_store(app, NULL);
-    int rc = db_object_list(app->db, store_default_bucket(st), who.admin ? NULL : who.sub, prefix,
-                            after.len ? buf_str(&after) : NULL, (int)limit + 1, add_file, &l);
-    buf_free(&after);
-    if (rc < 0) {
-        json_decref(l.files);
-        free(l.last_key);
+    if (rc)
         return rc;
-    }
-    struct buf next;
-    buf_init(&next, 8192);
-    if (l.more && l.last_key)
-        base64_encode(&next, (const unsigned char *)l.last_key, strlen(l.last_key), true);
     http_respond_json(req, 200,
-                      json_pack("{s:o, s:i, s:s, s:i, s:b, s:s?}", "files", l.files, "count", l.count,
-                                "prefix", prefix ? prefix : "", "max_keys", (int)limit, "is_truncated",
-                                l.more, "next_continuation_token", l.more ? buf_str(&next) : NULL));
-    buf_free(&next);
-    free(l.last_key);
+                      json_pack("{s:o, s:i, s:s, s:i, s:b, s:s?}", "files", files, "count",
+                                (int)json_array_size(files), "prefix", prefix ? prefix : "", "max_keys",
+                                (int)limit, "is_truncated", next != NULL, "next_continuation_token", next));
+    free(next);
     return 0;
 }
 
@@ -416,7 +254,7 @@ static int file_url(struct http_request *req)
     if (expires_text) {
         char *end;
         expires = strtol(expires_text, &end, 10);
-        if (!*expires_text || *end || expires < 1 || expires > 604800) {
+        if (!*expires_text || *end || expires < 1 || expires > API_PRESIGN_MAX_SECONDS) {
             api_error(req, 400, "expires_in must be a whole number of seconds from 1 to 604800");
             return 0;
         }
@@ -486,10 +324,9 @@ static int file_delete(struct http_request *req)
         return 0;
     struct store *st = app_store(app, NULL);
     const char *bucket = store_default_bucket(st);
-    int rc = store_delete(st, bucket, key);
-    if (rc && rc != SILO_ENOTFOUND)
+    int rc = objects_delete(app, bucket, key);
+    if (rc)
         return rc;
-    db_object_delete(app->db, bucket, key);
     http_respond_json(
         req, 200,
         json_pack("{s:b, s:s, s:s}", "success", 1, "message", "File deleted successfully", "key", key));

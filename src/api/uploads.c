@@ -6,12 +6,12 @@
  *   POST /api/upload/complete       {key}
  *        -> checks the object that arrived and records it in the index
  *
- * The grant is as narrow as S3 allows: one key under the caller's prefix
- * (uploads/{user_id}/{uuid}{ext}), for the POST form an exact Content-Type
- * and a content-length-range up to the upload limit, and a short expiry
- * (upload-url-expiry). /complete then judges the bytes as an upload through
- * the API would be judged (size, sniffed type, declared type) and deletes
- * an object that fails, so a bad upload never stays. */
+ * The rules are the objects domain's: objects_grant_upload makes the grant
+ * as narrow as S3 allows (one key under the caller's prefix, an exact
+ * Content-Type, a content-length-range, a short expiry), and
+ * objects_confirm_upload judges what arrived as an upload through the API
+ * would be judged and deletes an object that fails, so a bad upload never
+ * stays. The routes check the fields, call them and answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +21,14 @@
 #include "app.h"
 #include "media/sniff.h"
 #include "store/presign.h"
-#include "util/crypto.h"
 #include "util/error.h"
 #include "util/timeutil.h"
-
-#define FILENAME_MAX_LEN 255
 
 static void field_error(struct http_request *req, const char *field, const char *message)
 {
     char text[512];
     snprintf(text, sizeof text, "%s: %s", field, message);
     http_respond_json(req, 400, json_pack("{s:s, s:s}", "detail", text, "field", field));
-}
-
-/* A MIME type: type "/" subtype, each of RFC 6838 restricted-name chars. */
-static bool mime_valid(const char *s)
-{
-    const char *slash = strchr(s, '/');
-    if (!slash || slash == s || !slash[1] || strlen(s) > 127)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (p != slash && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                            (*p >= '0' && *p <= '9') || strchr("!#$&-^_.+", *p)))
-            return false;
-    return true;
 }
 
 static int presigned_url(struct http_request *req)
@@ -62,9 +46,9 @@ static int presigned_url(struct http_request *req)
     const json_t *size = json_object_get(body, "size");
     int rc = 0;
     if (!json_is_string(filename) || !*json_string_value(filename) ||
-        strlen(json_string_value(filename)) > FILENAME_MAX_LEN)
+        strlen(json_string_value(filename)) > API_FILENAME_MAX)
         field_error(req, "filename", "must be a non-empty string of at most 255 bytes");
-    else if (!json_is_string(ctype) || !mime_valid(json_string_value(ctype)))
+    else if (!json_is_string(ctype) || !objects_content_type_valid(json_string_value(ctype)))
         field_error(req, "contentType", "must be a MIME type such as audio/webm");
     else if (!sniff_type_allowed(json_string_value(ctype), app->cfg.upload_types))
         field_error(req, "contentType", "this content type may not be uploaded");
@@ -78,76 +62,31 @@ static int presigned_url(struct http_request *req)
         json_decref(body);
         return 0;
     }
-    char uuid[37], ext[12];
-    rc = crypto_uuid4(uuid);
-    objects_extension(json_string_value(filename), ext);
-    const char *key = arena_printf(req->arena, "uploads/%s/%s%s", who.sub, uuid, ext);
-    const char *content_type = arena_strdup(req->arena, json_string_value(ctype));
     bool put = method && strcmp(json_string_value(method), "PUT") == 0;
     int64_t max_size = size ? (int64_t)json_integer_value(size) : app->cfg.max_upload_bytes;
-    json_decref(body); /* filename, ctype, method and size die with it */
-    if (rc || !key || !content_type)
-        return rc ? rc : SILO_ENOMEM;
-    if (!objects_id_valid(who.sub)) {
-        api_error(req, 400, "user id '%s' cannot be part of a key", who.sub);
-        return 0;
-    }
-    struct store *st = app_store(app, NULL);
-    const char *bucket = store_default_bucket(st);
-    long expires = (long)app->cfg.upload_url_expiry;
-    time_t now = time_now();
-    if (put) {
-        char *url = NULL;
-        rc = store_presign_url(st, "PUT", bucket, key, expires, NULL, now, &url);
-        if (rc)
-            return rc;
+    struct objects_grant grant;
+    struct silo_refusal refusal = {0};
+    rc = objects_grant_upload(app, who.sub, json_string_value(filename), json_string_value(ctype), put,
+                              max_size, req->arena, &grant, &refusal);
+    if (refusal.status) {
+        api_error(req, refusal.status, "%s", refusal.message);
+        rc = 0;
+    } else if (!rc && put) {
         http_respond_json(req, 200,
-                          json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "url", url, "key", key, "method", "PUT",
-                                    "headers", "Content-Type", content_type, "expiresIn", (int)expires));
-        free(url);
-        return 0;
+                          json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "url", grant.url, "key", grant.key,
+                                    "method", "PUT", "headers", "Content-Type", json_string_value(ctype),
+                                    "expiresIn", (int)grant.expires));
+    } else if (!rc) {
+        json_t *out_fields = json_object();
+        for (size_t i = 0; i < grant.form.field_count; i++)
+            json_object_set_new(out_fields, grant.form.fields[i].name,
+                                json_string(grant.form.fields[i].value));
+        http_respond_json(req, 200,
+                          json_pack("{s:s, s:o, s:s, s:s, s:i}", "url", grant.form.url, "fields", out_fields,
+                                    "key", grant.key, "method", "POST", "expiresIn", (int)grant.expires));
     }
-    struct policy_field fields[] = {{"Content-Type", content_type}};
-    struct policy_condition conditions[] = {
-        {.op = POLICY_EQ, .field = "Content-Type", .value = content_type},
-        {.op = POLICY_CONTENT_LENGTH_RANGE, .min = 1, .max = max_size},
-    };
-    struct policy_form form;
-    rc = store_presign_post(st, bucket, key, expires, fields, 1, conditions, 2, now, req->arena, &form);
-    if (rc)
-        return rc;
-    json_t *out_fields = json_object();
-    for (size_t i = 0; i < form.field_count; i++)
-        json_object_set_new(out_fields, form.fields[i].name, json_string(form.fields[i].value));
-    http_respond_json(req, 200,
-                      json_pack("{s:s, s:o, s:s, s:s, s:i}", "url", form.url, "fields", out_fields, "key",
-                                key, "method", "POST", "expiresIn", (int)expires));
-    return 0;
-}
-
-/* Reads the first SNIFF_BYTES of bucket/key and names their type. */
-static int sniff_stored(struct store *st, const char *bucket, const char *key, char type_out[SNIFF_TYPE_MAX])
-{
-    struct store_range range = {.kind = STORE_RANGE_SPAN, .first = 0, .last = SNIFF_BYTES - 1};
-    struct store_reader *r = NULL;
-    int rc = store_get(st, bucket, key, &range, &r);
-    if (rc)
-        return rc;
-    char *data = malloc(SNIFF_BYTES);
-    size_t have = 0;
-    while (!rc && data && have < SNIFF_BYTES) {
-        size_t n = 0;
-        rc = store_reader_read(r, data + have, SNIFF_BYTES - have, &n);
-        if (n == 0)
-            break;
-        have += n;
-    }
-    store_reader_close(r);
-    if (!data)
-        return SILO_ENOMEM;
-    if (!rc)
-        rc = sniff_type(data, have, type_out);
-    free(data);
+    free(grant.url);
+    json_decref(body);
     return rc;
 }
 
@@ -173,39 +112,14 @@ static int complete(struct http_request *req)
         return 0;
     struct store *st = app_store(app, NULL);
     const char *bucket = store_default_bucket(st);
-    char sniffed[SNIFF_TYPE_MAX] = "";
-    int status = 0;
-    char message[400] = "";
-    if (info.size == 0 || info.size > (uint64_t)app->cfg.max_upload_bytes) {
-        status = info.size ? 413 : 400;
-        snprintf(message, sizeof message, "uploaded object has %llu bytes: outside 1 to %lld",
-                 (unsigned long long)info.size, (long long)app->cfg.max_upload_bytes);
-    } else if (sniff_stored(st, bucket, key, sniffed) != 0) {
-        status = 500;
-        snprintf(message, sizeof message, "cannot read the uploaded object");
-    } else if (!sniff_type_allowed(sniffed, app->cfg.upload_types)) {
-        status = 415;
-        snprintf(message, sizeof message, "content type %s is not allowed", sniffed);
-    } else if (!sniff_type_consistent(info.content_type, sniffed)) {
-        status = 415;
-        snprintf(message, sizeof message, "declared content type %s does not match the file's content (%s)",
-                 info.content_type, sniffed);
-    }
-    if (status) {
-        store_delete(st, bucket, key);
-        db_object_delete(app->db, bucket, key);
-        store_object_info_clear(&info);
-        api_error(req, status, "%s (the object was deleted)", message);
-        return 0;
-    }
-    char when[25];
-    time_format_iso8601(info.last_modified, when);
-    const char *owner = NULL;
-    objects_owner_of(app, bucket, key, req->arena, &owner);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "user_id", owner ? owner : who.sub, "content_type",
-                             info.content_type, "upload_timestamp", when);
-    int rc = objects_record(app, bucket, &info, owner ? owner : who.sub, meta);
-    if (!rc) {
+    struct silo_refusal refusal = {0};
+    json_t *meta = NULL;
+    int rc = objects_confirm_upload(app, key, &info, who.sub, req->arena, &meta, &refusal);
+    if (!rc && refusal.status) {
+        api_error(req, refusal.status, "%s (the object was deleted)", refusal.message);
+    } else if (!rc) {
+        char when[25];
+        time_format_iso8601(info.last_modified, when);
         char *url = NULL;
         store_presign_url(st, "GET", bucket, key, (long)app->cfg.presign_expiry, NULL, time_now(), &url);
         http_respond_json(req, 200,

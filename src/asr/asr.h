@@ -30,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "http/client.h"
 #include "store/store.h"
 
 #define ASR_MAX_WORDS (1 << 20)    /* words of one result */
@@ -103,12 +104,13 @@ struct asr_source {
 
 /* The settings the engines read; strings borrowed for asr_open's call. */
 struct asr_config {
-    const char *engine;       /* "pocketsphinx" or "openai" */
-    const char *model_dir;    /* pocketsphinx: folder with en-us/, en-us.lm.bin, cmudict-en-us.dict */
-    const char *openai_url;   /* openai: base URL, e.g. "https://api.openai.com/v1" */
-    const char *openai_key;   /* openai: Bearer key ("" for none) */
-    const char *openai_model; /* openai: model named upstream ("whisper-1") */
-    long timeout;             /* openai: seconds one upstream call may take */
+    const char *engine;               /* "pocketsphinx" or "openai" */
+    const char *model_dir;            /* pocketsphinx: folder with en-us/, en-us.lm.bin, cmudict-en-us.dict */
+    const char *openai_url;           /* openai: base URL, e.g. "https://api.openai.com/v1" */
+    const char *openai_key;           /* openai: Bearer key ("" for none) */
+    const char *openai_model;         /* openai: model named upstream ("whisper-1") */
+    long timeout;                     /* openai: seconds one upstream call may take */
+    const struct http_client *client; /* openai: the process's client (borrowed; outlives the engine) */
 };
 
 /* Lets a long transcription end early: returns true once the caller no

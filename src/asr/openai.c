@@ -4,9 +4,9 @@
  * asr-openai-key settings.
  *
  * The upload is forwarded as it was received, not as PCM: the stored
- * object is streamed into the multipart body through a libcurl MIME part
- * whose read callback is a store reader (its seek callback reopens the
- * reader at the asked offset, for a rewind after a redirect). silo always
+ * object is streamed into the multipart body as a form part of the HTTP
+ * client (http/client.h) whose reader is a store reader (its seek reopens
+ * the reader at the asked offset, for a rewind). silo always
  * asks for verbose_json with segment (and, when wanted, word) timestamps,
  * so that every response format it answers can be made from one result;
  * a service that answers only {"text"} gives one segment spanning the
@@ -15,25 +15,22 @@
  * is SILO_EFORBIDDEN (the operator's), and 408, 429, 5xx and transport
  * failures are SILO_EUNAVAILABLE (retried by the job queue).
  *
- * The URL is the operator's, not a caller's, so no outbound guard is
- * applied to it. */
+ * The URL is the operator's, not a caller's, so the client's address
+ * guard is not applied to it. */
 #include "asr/asr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
 
-#define RESPONSE_MAX (64 << 20)
-#define CONNECT_TIMEOUT_MS 10000L
 #define URL_MAX 2048
 
 struct engine {
+    const struct http_client *client;
     char base[URL_MAX]; /* without a trailing slash */
     char *key;
     char *model;
@@ -60,6 +57,7 @@ static int oa_open(const struct asr_config *cfg, void **ctx_out)
     e->key = strdup(cfg->openai_key ? cfg->openai_key : "");
     e->model = strdup(cfg->openai_model && *cfg->openai_model ? cfg->openai_model : "whisper-1");
     e->timeout = cfg->timeout > 0 ? cfg->timeout : 300;
+    e->client = cfg->client;
     if (!e->key || !e->model) {
         free(e->key);
         free(e->model);
@@ -86,61 +84,31 @@ struct upload {
     const struct asr_source *src;
     struct store_reader *reader;
     uint64_t offset; /* where reader starts */
-    int error;
-    asr_stop_fn stop;
-    void *stop_arg;
+    int error;       /* the store's, when reading failed */
 };
 
-static size_t read_upload(char *buffer, size_t size, size_t nitems, void *arg)
+static int read_upload(void *arg, char *buffer, size_t size, size_t *n_out)
 {
     struct upload *up = arg;
+    *n_out = 0;
     if (!up->reader) {
         struct store_range range = {.kind = STORE_RANGE_FROM, .first = up->offset};
         int rc =
             store_get(up->src->st, up->src->bucket, up->src->key, up->offset ? &range : NULL, &up->reader);
-        if (rc) {
-            up->error = rc;
-            return CURL_READFUNC_ABORT;
-        }
+        if (rc)
+            return up->error = rc;
     }
-    size_t n = 0;
-    int rc = store_reader_read(up->reader, buffer, size * nitems, &n);
-    if (rc) {
-        up->error = rc;
-        return CURL_READFUNC_ABORT;
-    }
-    return n;
+    int rc = store_reader_read(up->reader, buffer, size, n_out);
+    return rc ? (up->error = rc) : 0;
 }
 
-static int seek_upload(void *arg, curl_off_t offset, int origin)
+static int seek_upload(void *arg, uint64_t offset)
 {
     struct upload *up = arg;
-    if (origin != SEEK_SET || offset < 0)
-        return CURL_SEEKFUNC_CANTSEEK;
     store_reader_close(up->reader);
     up->reader = NULL;
-    up->offset = (uint64_t)offset;
-    return CURL_SEEKFUNC_OK;
-}
-
-static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    struct upload *up = arg;
-    return up->stop && up->stop(up->stop_arg) ? 1 : 0;
-}
-
-static size_t write_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct buf *b = arg;
-    return buf_append(b, data, size * nmemb) ? 0 : size * nmemb;
-}
-
-static void add_field(curl_mime *mime, const char *name, const char *value)
-{
-    curl_mimepart *part = curl_mime_addpart(mime);
-    curl_mime_name(part, name);
-    curl_mime_data(part, value, CURL_ZERO_TERMINATED);
+    up->offset = offset;
+    return 0;
 }
 
 /* ---- the answer ---- */
@@ -217,82 +185,72 @@ static int oa_transcribe(void *ctx, const struct asr_source *src, const struct a
                          asr_stop_fn stop, void *stop_arg, struct asr_result *out, char **error_out)
 {
     struct engine *e = ctx;
-    struct upload up = {.src = src, .stop = stop, .stop_arg = stop_arg};
+    struct upload up = {.src = src};
     struct store_object_info info = {0};
-    struct curl_slist *headers = NULL;
-    curl_mime *mime = NULL;
+    struct http_client_response resp = {0};
     json_t *doc = NULL;
-    struct buf body, auth;
-    char url[URL_MAX + 64], errbuf[CURL_ERROR_SIZE] = "";
-    long status = 0;
+    struct buf auth;
+    char url[URL_MAX + 64], temperature[32];
     int rc;
 
-    buf_init(&body, RESPONSE_MAX);
     buf_init(&auth, 4096);
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        rc = SILO_ENOMEM;
-        goto fail;
-    }
+    resp.content_length = -1;
     if ((rc = store_head(src->st, src->bucket, src->key, &info)))
         goto fail;
     snprintf(url, sizeof url, "%s/audio/%s", e->base, opt->translate ? "translations" : "transcriptions");
-    mime = curl_mime_init(curl);
-    curl_mimepart *file = curl_mime_addpart(mime);
-    curl_mime_name(file, "file");
-    curl_mime_filename(file, src->filename && *src->filename ? src->filename : "audio");
-    curl_mime_type(file,
-                   src->content_type && *src->content_type ? src->content_type : "application/octet-stream");
-    curl_mime_data_cb(file, (curl_off_t)info.size, read_upload, seek_upload, NULL, &up);
-    add_field(mime, "model", e->model);
-    add_field(mime, "response_format", "verbose_json");
-    if (opt->prompt && *opt->prompt)
-        add_field(mime, "prompt", opt->prompt);
-    char temperature[32];
     snprintf(temperature, sizeof temperature, "%g", opt->temperature);
-    add_field(mime, "temperature", temperature);
+    struct http_client_part parts[8] = {
+        {.name = "file",
+         .filename = src->filename && *src->filename ? src->filename : "audio",
+         .content_type =
+             src->content_type && *src->content_type ? src->content_type : "application/octet-stream",
+         .size = info.size,
+         .read = read_upload,
+         .seek = seek_upload,
+         .arg = &up},
+        {.name = "model", .value = e->model},
+        {.name = "response_format", .value = "verbose_json"},
+    };
+    size_t n = 3;
+    if (opt->prompt && *opt->prompt)
+        parts[n++] = (struct http_client_part){.name = "prompt", .value = opt->prompt};
+    parts[n++] = (struct http_client_part){.name = "temperature", .value = temperature};
     if (!opt->translate) {
         if (opt->language && *opt->language)
-            add_field(mime, "language", opt->language);
-        add_field(mime, "timestamp_granularities[]", "segment");
+            parts[n++] = (struct http_client_part){.name = "language", .value = opt->language};
+        parts[n++] = (struct http_client_part){.name = "timestamp_granularities[]", .value = "segment"};
         if (opt->want_words)
-            add_field(mime, "timestamp_granularities[]", "word");
+            parts[n++] = (struct http_client_part){.name = "timestamp_granularities[]", .value = "word"};
     }
+    const char *headers[2] = {NULL, NULL};
     if (*e->key && buf_printf(&auth, "Authorization: Bearer %s", e->key) == 0)
-        headers = curl_slist_append(headers, buf_str(&auth));
-    headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, e->timeout);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &up);
-    CURLcode cc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK) {
+        headers[0] = buf_str(&auth);
+    struct http_client_request rq = {.method = "POST",
+                                     .url = url,
+                                     .headers = headers,
+                                     .parts = parts,
+                                     .part_count = n,
+                                     .timeout_ms = e->timeout * 1000,
+                                     .response_max = ASR_OPENAI_RESPONSE_MAX,
+                                     .stop = stop,
+                                     .stop_arg = stop_arg};
+    rc = http_client_perform(e->client, &rq, &resp);
+    if (rc) {
         if (up.error)
             rc = up.error;
-        else if (cc == CURLE_ABORTED_BY_CALLBACK)
-            rc = SILO_ECONFLICT;
-        else
-            rc = cc == CURLE_OPERATION_TIMEDOUT ? SILO_ETIMEOUT : SILO_EUNAVAILABLE;
+        else if (rc != SILO_ECONFLICT && rc != SILO_ETIMEOUT)
+            rc = SILO_EUNAVAILABLE; /* whatever broke the transfer may pass */
         char text[512];
         snprintf(text, sizeof text, "the speech service at %.200s cannot be reached: %.250s", e->base,
-                 *errbuf ? errbuf : curl_easy_strerror(cc));
+                 resp.error);
         *error_out = strdup(text);
         log_warn("asr openai: %s", text);
         goto fail;
     }
-    doc = json_loadb(buf_str(&body), body.len, 0, NULL);
+    long status = resp.status;
+    doc = json_loadb(buf_str(&resp.body), resp.body.len, 0, NULL);
     if (status != 200) {
-        *error_out = upstream_message(doc, buf_str(&body), status);
+        *error_out = upstream_message(doc, buf_str(&resp.body), status);
         rc = status == 401 || status == 403                                    ? SILO_EFORBIDDEN
              : status == 408 || status == 429 || status >= 500 || status < 400 ? SILO_EUNAVAILABLE
                                                                                : SILO_EREMOTE;
@@ -301,7 +259,7 @@ static int oa_transcribe(void *ctx, const struct asr_source *src, const struct a
     }
     if (!doc) {
         /* A plain text answer: the transcript alone. */
-        doc = json_pack("{s:s%}", "text", buf_str(&body), body.len);
+        doc = json_pack("{s:s%}", "text", buf_str(&resp.body), resp.body.len);
     }
     rc = doc ? parse_result(doc, out) : SILO_ENOMEM;
     if (rc == SILO_EINVAL) {
@@ -313,13 +271,9 @@ static int oa_transcribe(void *ctx, const struct asr_source *src, const struct a
 
 fail:
     json_decref(doc);
-    curl_slist_free_all(headers);
-    curl_mime_free(mime);
-    if (curl)
-        curl_easy_cleanup(curl);
+    http_client_response_clear(&resp);
     store_reader_close(up.reader);
     store_object_info_clear(&info);
-    buf_free(&body);
     buf_free(&auth);
     return rc;
 }

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "auth/jwt.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -22,9 +20,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define JWKS_MAX_BYTES (1 << 20)
 #define JWKS_TTL_SECONDS 3600
-#define SEEN_SLOTS 1024
 #define SEEN_INTERVAL 600
 #define APIKEY_PREFIX "silo_"
 
@@ -40,21 +36,17 @@ struct auth {
     char *jwks_source; /* file path or URL; NULL when none */
     int64_t jwks_min_refresh;
     struct db *db;
+    const struct http_client *client;
     pthread_rwlock_t jwks_lock;
     struct jwks jwks;
     time_t jwks_fetched;
     pthread_mutex_t seen_lock;
-    struct seen_user seen[SEEN_SLOTS];
+    struct seen_user seen[AUTH_SEEN_SLOTS];
 };
 
 static bool is_url(const char *s) { return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0; }
 
-static size_t collect(char *data, size_t size, size_t n, void *arg)
-{
-    return buf_append(arg, data, size * n) ? 0 : size * n;
-}
-
-static int fetch_jwks_text(const char *source, struct buf *out)
+static int fetch_jwks_text(const struct http_client *client, const char *source, struct buf *out)
 {
     if (!is_url(source)) {
         FILE *f = fopen(source, "rb");
@@ -68,24 +60,19 @@ static int fetch_jwks_text(const char *source, struct buf *out)
         fclose(f);
         return rc;
     }
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return SILO_ENOMEM;
-    curl_easy_setopt(curl, CURLOPT_URL, source);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    if (cc != CURLE_OK || status != 200) {
-        log_warn("jwks: fetching %s failed: %s (HTTP %ld)", source, curl_easy_strerror(cc), status);
-        return SILO_EUNAVAILABLE;
+    /* The issuer's URL is the operator's setting: not guarded. */
+    struct http_client_request rq = {.url = source, .timeout_ms = 10000, .response_max = out->max};
+    struct http_client_response resp;
+    int rc = http_client_perform(client, &rq, &resp);
+    if (rc || resp.status != 200) {
+        log_warn("jwks: fetching %s failed: %s (HTTP %ld)", source, rc ? resp.error : "no error",
+                 resp.status);
+        rc = SILO_EUNAVAILABLE;
+    } else {
+        rc = buf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
     }
-    return 0;
+    http_client_response_clear(&resp);
+    return rc;
 }
 
 /* Loads the key set again and swaps it in. */
@@ -94,7 +81,7 @@ static int refresh_jwks(struct auth *auth)
     struct buf text;
     buf_init(&text, JWKS_MAX_BYTES);
     struct jwks fresh;
-    int rc = fetch_jwks_text(auth->jwks_source, &text);
+    int rc = fetch_jwks_text(auth->client, auth->jwks_source, &text);
     if (!rc)
         rc = jwks_parse(buf_str(&text), text.len, &fresh);
     buf_free(&text);
@@ -110,7 +97,8 @@ static int refresh_jwks(struct auth *auth)
     return rc;
 }
 
-int auth_open(const struct config *cfg, const char *hs256_secret, struct db *db, struct auth **out)
+int auth_open(const struct config *cfg, const char *hs256_secret, struct db *db,
+              const struct http_client *client, struct auth **out)
 {
     struct auth *auth = calloc(1, sizeof *auth);
     if (!auth)
@@ -118,6 +106,7 @@ int auth_open(const struct config *cfg, const char *hs256_secret, struct db *db,
     pthread_rwlock_init(&auth->jwks_lock, NULL);
     pthread_mutex_init(&auth->seen_lock, NULL);
     auth->db = db;
+    auth->client = client;
     auth->secret = strdup(hs256_secret);
     auth->issuer = strdup(cfg->jwt_issuer);
     auth->audience = strdup(cfg->jwt_audience);
@@ -188,7 +177,7 @@ static void note_user(struct auth *auth, const char *sub, const char *email)
     unsigned char digest[SHA256_LEN];
     crypto_sha256(key.data, key.len, digest);
     buf_free(&key);
-    size_t slot = (digest[0] | (size_t)digest[1] << 8) % SEEN_SLOTS;
+    size_t slot = (digest[0] | (size_t)digest[1] << 8) % AUTH_SEEN_SLOTS;
     time_t now = time_now();
     pthread_mutex_lock(&auth->seen_lock);
     struct seen_user *s = &auth->seen[slot];

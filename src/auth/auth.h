@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "db/db.h"
+#include "http/client.h"
 #include "http/server.h"
 
 struct auth;
@@ -27,8 +28,11 @@ struct principal {
 
 /* Builds the verifier. hs256_secret is the instance secret (copied). A
  * JWKS file that cannot be read or parsed is an error; a JWKS URL is
- * fetched on first use. *out owned by the caller (auth_close). */
-int auth_open(const struct config *cfg, const char *hs256_secret, struct db *db, struct auth **out);
+ * fetched on first use through client (borrowed; must outlive the
+ * verifier; NULL: a default client). *out owned by the caller
+ * (auth_close). */
+int auth_open(const struct config *cfg, const char *hs256_secret, struct db *db,
+              const struct http_client *client, struct auth **out);
 void auth_close(struct auth *auth);
 
 /* Authenticates req. On success fills *out (strings in req->arena) and sets

@@ -16,8 +16,8 @@
 #include <jansson.h>
 
 #include "auth/jwks.h"
+#include "util/limits.h"
 
-#define JWT_MAX_LEN 16384
 #define JWT_LEEWAY_SECONDS 60
 
 /* Signs claims (borrowed) with HS256; *token_out owned (free()). */

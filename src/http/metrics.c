@@ -4,21 +4,19 @@
  * a small open-addressed table is plenty. Labels are copied into the table
  * once; when it is full, further series are counted under route "other". */
 #include "http/metrics.h"
+#include "util/limits.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_SERIES 512
-#define LABEL_MAX 96
-
 static const double bucket_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define BUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 
 struct series {
     char listener[16];
-    char route[LABEL_MAX];
+    char route[METRICS_LABEL_MAX];
     char method[16];
     int status;
     uint64_t count;
@@ -29,7 +27,7 @@ struct series {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct series table[MAX_SERIES];
+static struct series table[METRICS_MAX_SERIES];
 static size_t used;
 static atomic_long uploads_in_flight;
 
@@ -41,8 +39,9 @@ static struct series *find(const char *listener, const char *route, const char *
             strcmp(s->listener, listener) == 0)
             return s;
     }
-    if (used == MAX_SERIES)
-        return strcmp(route, "other") == 0 ? &table[MAX_SERIES - 1] : find(listener, "other", method, status);
+    if (used == METRICS_MAX_SERIES)
+        return strcmp(route, "other") == 0 ? &table[METRICS_MAX_SERIES - 1]
+                                           : find(listener, "other", method, status);
     struct series *s = &table[used++];
     snprintf(s->listener, sizeof s->listener, "%s", listener);
     snprintf(s->route, sizeof s->route, "%s", route);

@@ -3,10 +3,11 @@
  * The delimiter between parts is CRLF "--" boundary. To find it across
  * slice edges, each slice is appended to the few bytes held back from the
  * previous one (at most the delimiter's length minus one) in a fixed work
- * buffer, and processed in runs of at most WORK_SLICE bytes. The body's
+ * buffer, and processed in runs of at most MULTIPART_WORK_SLICE bytes. The body's
  * first delimiter has no leading CRLF, so parsing starts as if one had just
  * been seen. */
 #include "http/multipart.h"
+#include "util/limits.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -18,7 +19,6 @@
 #include "util/encoding.h"
 #include "util/error.h"
 
-#define WORK_SLICE (64 << 10)
 #define DELIM_MAX (4 + MULTIPART_BOUNDARY_MAX)
 
 enum state {
@@ -35,7 +35,7 @@ struct multipart {
     char delim[DELIM_MAX + 1];
     size_t delim_len;
     enum state state;
-    char work[DELIM_MAX + WORK_SLICE];
+    char work[DELIM_MAX + MULTIPART_WORK_SLICE];
     size_t held; /* bytes at the start of work kept from the last run */
     struct buf head;
     char *name, *filename, *content_type;
@@ -265,7 +265,7 @@ static int process(struct multipart *mp, size_t len, size_t *keep_out)
 int multipart_feed(struct multipart *mp, const char *data, size_t n)
 {
     while (n > 0) {
-        size_t take = n < WORK_SLICE ? n : WORK_SLICE;
+        size_t take = n < MULTIPART_WORK_SLICE ? n : MULTIPART_WORK_SLICE;
         memcpy(mp->work + mp->held, data, take);
         size_t len = mp->held + take, keep = 0;
         int rc = process(mp, len, &keep);

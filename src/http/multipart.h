@@ -11,8 +11,7 @@
 
 #include <stddef.h>
 
-#define MULTIPART_HEAD_MAX 8192
-#define MULTIPART_BOUNDARY_MAX 70
+#include "util/limits.h"
 
 struct multipart_part {
     const char *name;         /* form field name; borrowed until on_part_end */

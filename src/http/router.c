@@ -1,12 +1,11 @@
 /* router.c: segment-wise pattern matching with one backtracking point per
  * greedy parameter; see router.h. */
 #include "http/router.h"
+#include "util/limits.h"
 
 #include <string.h>
 
 #include "util/encoding.h"
-
-#define MAX_PATTERN_SEGMENTS 32
 
 struct segment {
     const char *start;
@@ -14,7 +13,7 @@ struct segment {
 };
 
 struct match_state {
-    struct segment pat[MAX_PATTERN_SEGMENTS];
+    struct segment pat[ROUTER_MAX_SEGMENTS];
     size_t npat;
     struct segment *path;
     size_t npath;
@@ -92,7 +91,7 @@ bool router_match_pattern(const char *pattern, const char *raw_path, struct aren
     if (raw_path[0] != '/' || pattern[0] != '/')
         return false;
     struct match_state m = {0};
-    m.npat = split(pattern, m.pat, MAX_PATTERN_SEGMENTS);
+    m.npat = split(pattern, m.pat, ROUTER_MAX_SEGMENTS);
     size_t slashes = 1;
     for (const char *p = raw_path; *p; p++)
         slashes += *p == '/';

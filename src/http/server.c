@@ -13,8 +13,9 @@
  * once (libmicrohttpd then closes the connection); a small one is drained
  * first so the connection can be reused. Errors in the middle of a body
  * cannot be answered until the body ends, so the rest is drained and
- * dropped, up to DRAIN_LIMIT bytes; past that the connection is cut. */
+ * dropped, up to HTTP_DRAIN_LIMIT bytes; past that the connection is cut. */
 #include "http/server.h"
+#include "util/limits.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -33,9 +34,6 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timeutil.h"
-
-#define DRAIN_LIMIT (8 << 20)
-#define STREAM_BLOCK (64 << 10)
 
 struct http_server {
     struct http_listener_config cfg;
@@ -268,8 +266,9 @@ void http_respond_stream(struct http_request *req, int status, const char *conte
         return;
     }
     *call = (struct stream_call){read_fn, ctx, free_fn};
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        length == UINT64_MAX ? MHD_SIZE_UNKNOWN : length, STREAM_BLOCK, stream_reader, call, stream_free);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(length == UINT64_MAX ? MHD_SIZE_UNKNOWN : length, HTTP_STREAM_BLOCK,
+                                          stream_reader, call, stream_free);
     if (!resp) {
         stream_free(call);
         return;
@@ -476,7 +475,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         /* Answered before the body: a small or absent body is drained so
          * the connection stays usable; a large one is not worth reading. */
         bool chunked = http_header(req, "Transfer-Encoding") != NULL;
-        if (chunked || req->content_length > DRAIN_LIMIT)
+        if (chunked || req->content_length > HTTP_DRAIN_LIMIT)
             return queue(req);
         in->phase = PHASE_DRAIN;
         return MHD_YES;
@@ -488,7 +487,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *upload_data_size = 0;
         if (in->phase == PHASE_DRAIN) {
             in->drained += n;
-            return in->drained > DRAIN_LIMIT ? MHD_NO : MHD_YES;
+            return in->drained > HTTP_DRAIN_LIMIT ? MHD_NO : MHD_YES;
         }
         int rc = 0;
         if (in->max_body >= 0 && req->bytes_in > (uint64_t)in->max_body)

@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "util/arena.h"
+#include "util/limits.h"
 #include "util/buf.h"
 
 struct http_request;
@@ -44,8 +45,6 @@ struct http_handler {
     void (*on_cleanup)(struct http_request *req);
     int64_t max_body; /* bytes; 0: the listener's default; -1: no limit */
 };
-
-#define HTTP_MAX_PARAMS 8
 
 struct http_request {
     struct http_server *server;

@@ -73,8 +73,6 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define MAX_ERROR_TEXT 4096 /* longer failure messages are cut */
-
 static const char *const state_names[] = {
     [JOBS_QUEUED] = "queued", [JOBS_RUNNING] = "running", [JOBS_CANCELLING] = "cancelling",
     [JOBS_DONE] = "done",     [JOBS_DEAD] = "dead",       [JOBS_CANCELLED] = "cancelled",
@@ -370,15 +368,15 @@ int jobs_complete(struct db *db, int64_t id, const char *worker_id, const char *
     return changes ? 0 : lost(db, id, worker_id, result_json, NULL);
 }
 
-/* error cut to MAX_ERROR_TEXT bytes at a UTF-8 character boundary (owned),
+/* error cut to JOBS_MAX_ERROR_TEXT bytes at a UTF-8 character boundary (owned),
  * or NULL. */
 static char *error_text(const char *error)
 {
     if (!error)
         return NULL;
     size_t n = strlen(error);
-    if (n > MAX_ERROR_TEXT) {
-        n = MAX_ERROR_TEXT;
+    if (n > JOBS_MAX_ERROR_TEXT) {
+        n = JOBS_MAX_ERROR_TEXT;
         while (n > 0 && ((unsigned char)error[n] & 0xC0) == 0x80)
             n--;
     }

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct app;
+#include "util/limits.h"
+
 struct db;
 
 enum jobs_state {
@@ -30,9 +31,6 @@ enum jobs_state {
 };
 
 #define JOBS_DEFAULT_MAX_ATTEMPTS 5
-#define JOBS_MAX_KIND 64        /* bytes of a kind: [a-z0-9_.-] */
-#define JOBS_MAX_KEY 255        /* bytes of an idempotency key */
-#define JOBS_MAX_TEXT (1 << 20) /* bytes of a payload or a result */
 #define JOBS_BACKOFF_BASE_MS 1000
 #define JOBS_BACKOFF_CAP_MS (10 * 60 * 1000)
 
@@ -147,7 +145,7 @@ int jobs_cancel(struct db *db, int64_t id, enum jobs_state *state_out);
 
 /* One run of a handler, handed to it by a worker. */
 struct jobs_task {
-    struct app *app;        /* borrowed */
+    void *ctx;              /* the pool's context (jobs_workers_start), borrowed: the handler casts it */
     const struct job *job;  /* borrowed for the call */
     void *arg;              /* from jobs_register */
     char *result;           /* out: JSON text (malloc'd; the worker frees it), or NULL */
@@ -167,10 +165,12 @@ typedef int (*jobs_handler_fn)(struct jobs_task *task);
  * meanwhile (a string literal does).
  * SILO_EEXIST when kind has a handler; SILO_ETOOBIG past JOBS_MAX_KINDS;
  * SILO_EINVAL for a bad kind. */
-#define JOBS_MAX_KINDS 32
 int jobs_register(const char *kind, jobs_handler_fn fn, void *arg);
 /* Removes kind's handler; SILO_ENOTFOUND when it has none. */
 int jobs_unregister(const char *kind);
+/* True when kind has a handler in this process: a module that enqueues
+ * work for another (recordings for transcribe) asks before it does. */
+bool jobs_registered(const char *kind);
 
 /* True once the task should end early: its lease was lost or the job was
  * cancelled (whatever it returns is then not recorded), or the pool is
@@ -184,13 +184,15 @@ void jobs_notify(void);
 struct jobs_pool;
 
 /* Starts n worker threads (plus one that renews their leases every third
- * of app->cfg.job_lease seconds) that claim jobs of the registered kinds
- * from app->db, run their handlers, and complete or fail them. Idle
- * workers sleep until jobs_notify(), the next due time, or a poll of
- * JOBS_POLL_MS for jobs other instances enqueue. *pool_out is NULL when n
- * is 0 or no kind is registered; otherwise owned (jobs_workers_stop). */
+ * of lease_ms) that claim jobs of the registered kinds from db, run their
+ * handlers with task->ctx = ctx, and complete or fail them. db and ctx are
+ * borrowed and must outlive the pool. Idle workers sleep until
+ * jobs_notify(), the next due time, or a poll of JOBS_POLL_MS for jobs
+ * other instances enqueue. *pool_out is NULL when n is 0 or no kind is
+ * registered; otherwise owned (jobs_workers_stop). SILO_EINVAL when
+ * lease_ms < 1. */
 #define JOBS_POLL_MS 1000
-int jobs_workers_start(struct app *app, unsigned n, struct jobs_pool **pool_out);
+int jobs_workers_start(struct db *db, int64_t lease_ms, unsigned n, void *ctx, struct jobs_pool **pool_out);
 
 /* Stops claiming, tells running handlers (jobs_task_stopping) and waits up
  * to timeout_ms for them; then frees the pool and returns 0. SILO_ETIMEOUT

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "db/db.h"
 #include "util/crypto.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -39,7 +39,6 @@
 
 #define MIN_IDLE_MS 10    /* shortest sleep between claims that found nothing */
 #define SETTLE_ATTEMPTS 5 /* tries of a complete/fail/release the database refused */
-#define WORKER_ID_MAX 128
 
 struct handler {
     const char *kind;
@@ -61,14 +60,15 @@ static uint64_t wake_generation;
 struct jobs_slot {
     struct jobs_pool *pool;
     pthread_t thread;
-    char worker_id[WORKER_ID_MAX];
+    char worker_id[JOBS_WORKER_ID_MAX];
     pthread_mutex_t lock; /* guards job_id against the keeper */
     int64_t job_id;       /* the job being run, 0 when none */
     atomic_bool lost;     /* the keeper found job_id no longer ours */
 };
 
 struct jobs_pool {
-    struct app *app;
+    struct db *db;
+    void *ctx; /* handed to handlers */
     int64_t lease_ms;
     struct handler handlers[JOBS_MAX_KINDS];
     const char *kinds[JOBS_MAX_KINDS];
@@ -115,6 +115,16 @@ int jobs_unregister(const char *kind)
     }
     pthread_mutex_unlock(&registry_lock);
     return rc;
+}
+
+bool jobs_registered(const char *kind)
+{
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < registry_count && !found; i++)
+        found = strcmp(registry[i].kind, kind) == 0;
+    pthread_mutex_unlock(&registry_lock);
+    return found;
 }
 
 /* ---- waking ---- */
@@ -182,7 +192,7 @@ enum outcome { COMPLETE, FAIL, RELEASE };
 static int settle(struct jobs_slot *slot, const struct job *job, enum outcome what,
                   const struct jobs_task *task, const char *error, enum jobs_state *state_out)
 {
-    struct db *db = slot->pool->app->db;
+    struct db *db = slot->pool->db;
     int rc = 0;
     for (int attempt = 0; attempt < SETTLE_ATTEMPTS; attempt++) {
         if (attempt)
@@ -211,7 +221,7 @@ static void run_job(struct jobs_slot *slot, const struct job *job)
     struct jobs_pool *pool = slot->pool;
     const struct handler *h = handler_for(pool, job->kind);
     struct jobs_task task = {
-        .app = pool->app, .job = job, .arg = h ? h->arg : NULL, .retry_after_ms = -1, .slot = slot};
+        .ctx = pool->ctx, .job = job, .arg = h ? h->arg : NULL, .retry_after_ms = -1, .slot = slot};
     pthread_mutex_lock(&slot->lock);
     slot->job_id = job->id;
     slot->lost = false;
@@ -262,7 +272,7 @@ static void *worker_main(void *arg)
 {
     struct jobs_slot *slot = arg;
     struct jobs_pool *pool = slot->pool;
-    struct db *db = pool->app->db;
+    struct db *db = pool->db;
     while (!pool->stopping) {
         uint64_t seen = generation();
         struct job job;
@@ -296,7 +306,7 @@ static void renew_all(struct jobs_pool *pool)
         struct jobs_slot *slot = &pool->slots[i];
         pthread_mutex_lock(&slot->lock);
         if (slot->job_id && !slot->lost) {
-            int rc = jobs_renew(pool->app->db, slot->job_id, slot->worker_id, pool->lease_ms);
+            int rc = jobs_renew(pool->db, slot->job_id, slot->worker_id, pool->lease_ms);
             if (rc == SILO_ECONFLICT)
                 slot->lost = true;
             else if (rc)
@@ -338,10 +348,11 @@ static void free_pool(struct jobs_pool *pool)
     free(pool);
 }
 
-static int init_pool(struct jobs_pool *pool, struct app *app, unsigned n)
+static int init_pool(struct jobs_pool *pool, struct db *db, int64_t lease_ms, void *ctx, unsigned n)
 {
-    pool->app = app;
-    pool->lease_ms = app->cfg.job_lease * 1000;
+    pool->db = db;
+    pool->ctx = ctx;
+    pool->lease_ms = lease_ms;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -372,17 +383,17 @@ static int init_pool(struct jobs_pool *pool, struct app *app, unsigned n)
     return 0;
 }
 
-int jobs_workers_start(struct app *app, unsigned n, struct jobs_pool **pool_out)
+int jobs_workers_start(struct db *db, int64_t lease_ms, unsigned n, void *ctx, struct jobs_pool **pool_out)
 {
     *pool_out = NULL;
     if (n == 0)
         return 0;
-    if (app->cfg.job_lease < 1)
+    if (lease_ms < 1)
         return SILO_EINVAL;
     struct jobs_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return SILO_ENOMEM;
-    int rc = init_pool(pool, app, n);
+    int rc = init_pool(pool, db, lease_ms, ctx, n);
     if (rc || pool->kind_count == 0) {
         if (!rc)
             log_info("jobs: no job kinds registered; no workers started");
@@ -408,7 +419,7 @@ int jobs_workers_start(struct app *app, unsigned n, struct jobs_pool **pool_out)
         jobs_workers_stop(pool, 3600 * 1000);
         return SILO_ENOMEM;
     }
-    log_info("jobs: %u workers started (lease %llds) for %zu kinds", n, (long long)app->cfg.job_lease,
+    log_info("jobs: %u workers started (lease %lldms) for %zu kinds", n, (long long)lease_ms,
              pool->kind_count);
     *pool_out = pool;
     return 0;

@@ -1,6 +1,9 @@
 /* error.c: names and HTTP statuses for the shared error codes. */
 #include "util/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 struct error_info {
     int code;
     int http_status;
@@ -48,3 +51,34 @@ static const struct error_info *lookup(int rc)
 const char *silo_strerror(int rc) { return lookup(rc)->text; }
 
 int silo_http_status(int rc) { return lookup(rc)->http_status; }
+
+static int refuse(struct silo_refusal *r, int status, const char *param, const char *code, const char *fmt,
+                  va_list ap)
+{
+    if (r->status)
+        return SILO_EINVAL;
+    r->status = status;
+    r->param = param;
+    r->code = code;
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    return SILO_EINVAL;
+}
+
+int silo_refuse(struct silo_refusal *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = refuse(r, status, NULL, NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int silo_refuse_param(struct silo_refusal *r, int status, const char *param, const char *code,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = refuse(r, status, param, code, fmt, ap);
+    va_end(ap);
+    return rc;
+}

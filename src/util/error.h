@@ -39,4 +39,25 @@ const char *silo_strerror(int rc);
 /* Returns the HTTP status that best answers a request failing with rc. */
 int silo_http_status(int rc);
 
+/* Why a domain function refused a request, as its route is to answer it:
+ * the HTTP status, a message, and for the route families whose errors name
+ * them (OpenAI's) the request field at fault and a machine-readable code.
+ * The first refusal wins: later ones are ignored, so a handler can record
+ * the first failure of a streamed request and answer it at the end. */
+#define SILO_REFUSAL_MESSAGE_MAX 512
+struct silo_refusal {
+    int status;        /* 0 while nothing was refused */
+    const char *param; /* static or longer-lived than the refusal; may be NULL */
+    const char *code;  /* static; may be NULL */
+    char message[SILO_REFUSAL_MESSAGE_MAX];
+};
+
+/* Records a refusal unless r already holds one; returns SILO_EINVAL, so
+ * that "return silo_refuse(...)" ends the caller's step. */
+int silo_refuse(struct silo_refusal *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same with a param and a code (both may be NULL). */
+int silo_refuse_param(struct silo_refusal *r, int status, const char *param, const char *code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 #endif

@@ -1,8 +1,14 @@
-/* limits.h: every limit of silo in one place, like curl's DYN_* in
- * lib/dynbuf.h. Each limit has one name, one value and a comment on why
- * that value; code that enforces a limit uses the name, never the number.
- * Sections follow the layers of src/ (docs/architecture.md). Sizes are in
- * bytes unless the name says otherwise. */
+/* limits.h: every fixed limit of silo, with one name, one value and the
+ * reason for that value (curl's DYN_* limits in lib/dynbuf.h are the model).
+ *
+ * A limit here bounds memory, input or waiting that the network or a peer
+ * could otherwise drive up: bytes of a field, entries of a table, seconds
+ * of a call. Settings an operator may change (--max-upload-size, ...) are
+ * in config.c, not here; a limit here is what the code relies on. Modules
+ * use these names, never a private copy; a module that needs a new limit
+ * adds it to its section.
+ *
+ * Sections follow the layers of docs/architecture.md, bottom up. */
 #ifndef SILO_UTIL_LIMITS_H
 #define SILO_UTIL_LIMITS_H
 
@@ -123,5 +129,210 @@
                                             * the "=?UTF-8?B?...?=" around them, under the RFC's 75 */
 
 /* clang-format on */
+
+/* ---- HTTP server (http/server.c, router.c, multipart.c, metrics.c) ---- */
+
+/* Body bytes read and dropped after an early answer so that the connection
+ * stays usable; a larger body is not worth reading, the connection closes. */
+#define HTTP_DRAIN_LIMIT (8 << 20)
+/* Bytes per read of a streamed response: one store read, one socket write. */
+#define HTTP_STREAM_BLOCK (64 << 10)
+/* Path parameters of one route ({user_id}/{session_id}...): the deepest
+ * route has three. */
+#define HTTP_MAX_PARAMS 8
+/* Segments of one route pattern; patterns are written by us, not sent. */
+#define ROUTER_MAX_SEGMENTS 32
+/* Bytes of one part head (Content-Disposition, Content-Type): browsers
+ * send a few hundred; a longer head is refused as malformed. */
+#define MULTIPART_HEAD_MAX 8192
+/* RFC 2046 caps a boundary at 70 characters. */
+#define MULTIPART_BOUNDARY_MAX 70
+/* Bytes of the body the multipart parser scans per step. */
+#define MULTIPART_WORK_SLICE (64 << 10)
+/* Metric series (route x method x status): routes are a fixed table, so a
+ * few hundred suffice; past it new series are dropped, never allocated. */
+#define METRICS_MAX_SERIES 512
+/* Bytes of one metric label value (a route pattern). */
+#define METRICS_LABEL_MAX 96
+
+/* ---- forms: the multipart sink of the API (api/form.c) ---- */
+
+/* File parts one form may stream at once (recordings: audio, transcript). */
+#define FORM_MAX_FILES 2
+/* Bytes of a plain field of seed 002's upload form: its fields are folder
+ * and class_id, at most OBJECTS_NAME_MAX each; the rest is slack. */
+#define FORM_FIELD_MAX_FILES 1024
+/* Bytes of a plain field of seed 001's recording form: the metadata field
+ * carries a JSON object with notes (RECORDINGS_NOTES_MAX) and tags. */
+#define FORM_FIELD_MAX_RECORDINGS (64 << 10)
+/* Bytes of a plain field of the OpenAI transcription form: the prompt
+ * (OpenAI allows 224 tokens) and the URLs (HTTP_CLIENT_URL_MAX) fit. */
+#define FORM_FIELD_MAX_TRANSCRIPTIONS (16 << 10)
+/* timestamp_granularities[] values: OpenAI knows two ("word", "segment");
+ * a few more are refused with a clear error rather than kept. */
+#define FORM_MAX_GRANULARITIES 4
+
+/* ---- API routes (api/) ---- */
+
+/* Bytes of one {"detail": ...} message. */
+#define API_MESSAGE_MAX 1024
+/* Rows of one page of /api/v1/s3/files and of a recordings listing: the
+ * seeds' default and their maximum. */
+#define API_LIST_MAX 1000
+/* Videos of one gallery answer: seed 004 answers a user's whole gallery
+ * at once; this bounds the query and the answer below. */
+#define API_GALLERY_MAX 10000
+/* Bytes of one gallery answer (about 2 KiB per video with its URLs). */
+#define API_GALLERY_BODY_MAX (256 << 20)
+/* Bytes of the file name a presigned upload grant is asked for: the
+ * longest name common file systems take. */
+#define API_FILENAME_MAX 255
+/* Bytes of a settings object a client may save (seed 001's are small). */
+#define API_SETTINGS_MAX (64 << 10)
+/* Bytes of a settings object read back: one written by another tool may
+ * be larger than we accept; read it, do not refuse it. */
+#define API_SETTINGS_READ_MAX (1 << 20)
+/* Characters of one field of seed 004's generate-video JSON form (hook,
+ * body, conclusion, ...): a paragraph each. */
+#define API_VIDEO_FORM_FIELD_MAX 4000
+/* Bytes of an email a video route resolves (RFC 5321's path limit). */
+#define API_EMAIL_MAX 320
+/* Largest expires_in of a presigned URL: SigV4's own limit, 7 days. */
+#define API_PRESIGN_MAX_SECONDS 604800
+
+/* ---- domain: objects, recordings, transcriptions, videos ---- */
+
+/* Bytes of a folder, an id or one key segment silo builds keys from. */
+#define OBJECTS_NAME_MAX 128
+/* Bytes of a decoded keyset cursor "{created_ms}:{id}": 20 digits, a
+ * colon and an id of OBJECTS_NAME_MAX, with room. */
+#define OBJECTS_CURSOR_MAX 256
+/* Seconds after which a staging object is a crash's leftover: an upload
+ * in flight is far younger. */
+#define OBJECTS_STAGING_MAX_AGE (24 * 3600)
+/* Bytes of a cleaned client file name kept in metadata. */
+#define OBJECTS_FILENAME_MAX 255
+/* Bytes of a content type a client may declare (RFC 6838: 127). */
+#define OBJECTS_CONTENT_TYPE_MAX 127
+
+/* Bytes of a session_metadata.json read back (ours are a few KiB). */
+#define RECORDINGS_METADATA_READ_MAX (1 << 20)
+/* Tags of a session, and bytes of one tag. */
+#define RECORDINGS_TAGS_MAX 100
+#define RECORDINGS_TAG_MAX 256
+/* Bytes of a display name and of notes. */
+#define RECORDINGS_DISPLAY_NAME_MAX 512
+#define RECORDINGS_NOTES_MAX (16 << 10)
+/* Seconds a recording may last (about 115 days): rejects nonsense. */
+#define RECORDINGS_DURATION_MAX 1e7
+/* Mutexes sessions are claimed under (by a hash): enough that unrelated
+ * saves rarely wait on each other. */
+#define RECORDINGS_CLAIM_LOCKS 64
+/* Objects remembered per session folder while reindexing: a session has
+ * three; another tool's folder may have a few more. */
+#define RECORDINGS_SESSION_KEYS_MAX 64
+/* Sessions the retention job deletes per database read. */
+#define RECORDINGS_SWEEP_BATCH 100
+/* Tries at finding a free generated session id (unix ms, then the next ms). */
+#define RECORDINGS_CLAIM_ATTEMPTS 1000
+
+/* Bytes of a transcription id "tr_{job}_{token}". */
+#define TRANSCRIBE_ID_MAX 64
+/* Hex digits of the random token in a transcription id (64 bits). */
+#define TRANSCRIBE_TOKEN_HEX 16
+/* Bytes of a stored result (OpenAI's 25 MB of audio make far less text). */
+#define TRANSCRIBE_RESULT_MAX (64 << 20)
+/* Bytes of one segment's text in a rendered result. */
+#define TRANSCRIBE_TEXT_MAX (16 << 20)
+/* Bytes of a completion callback that still carries the result; past it
+ * the result is left out (result_omitted). */
+#define TRANSCRIBE_CALLBACK_RESULT_MAX (512 << 10)
+/* Bytes of a peer's error kept in a delivery state. */
+#define TRANSCRIBE_PEER_ERROR_MAX 256
+/* Outcomes kept for requests waiting in this process, and for how long
+ * one nobody takes is kept. */
+#define TRANSCRIBE_PUBLISHED_MAX 64
+#define TRANSCRIBE_PUBLISHED_TTL_MS (10 * 60 * 1000)
+/* Tries of an async transcription, and of a saved recording's transcript:
+ * a second and third try cover a worker lost mid-way. */
+#define TRANSCRIBE_ASYNC_ATTEMPTS 3
+/* Tries of a result delivery or a callback (with the queue's backoff:
+ * about a minute in all). */
+#define TRANSCRIBE_DELIVERY_ATTEMPTS 5
+/* Back-references the srt/vtt compressor looks at. */
+#define TRANSCRIBE_LZ_WINDOW 4096
+
+/* Bytes of a video id "video_{13 digits}_{9 letters}", with room. */
+#define VIDEOS_ID_MAX 48
+/* Random bytes of a share key (48 hex digits: 192 bits). */
+#define VIDEOS_SECRET_BYTES 24
+/* Mutexes videos are locked under (by a hash of the id) while a job
+ * stores a file beside a possible deletion. */
+#define VIDEOS_LOCKS 64
+/* Bytes of a title, of a failure message kept, of a source URL. */
+#define VIDEOS_TITLE_MAX 200
+#define VIDEOS_ERROR_MAX 1000
+#define VIDEOS_URL_MAX 4096
+/* Bytes of a video's metadata object. */
+#define VIDEOS_METADATA_MAX (16 << 10)
+/* Bytes of the file name an import takes from the URL's path. */
+#define VIDEOS_FILENAME_MAX 100
+/* Milliseconds a download waits for another import of the same URL. */
+#define VIDEOS_WAIT_MAX_MS (10 * 60 * 1000)
+/* Tries of an import job (a 5xx source may pass) and of a poster job. */
+#define VIDEOS_IMPORT_ATTEMPTS 4
+#define VIDEOS_POSTER_ATTEMPTS 3
+/* Tries of the generation webhook (each bounded by video-webhook-timeout). */
+#define VIDEOS_WEBHOOK_ATTEMPTS 3
+/* Bytes of the generator's answer kept (a small JSON object). */
+#define VIDEOS_WEBHOOK_RESPONSE_MAX (64 << 10)
+/* Seconds a signed callback's timestamp may be off. */
+#define VIDEOS_SIGNATURE_TOLERANCE 300
+
+/* ---- jobs (jobs/) ---- */
+
+/* Bytes of a kind ([a-z0-9_.-]). */
+#define JOBS_MAX_KIND 64
+/* Bytes of an idempotency key. */
+#define JOBS_MAX_KEY 255
+/* Bytes of a payload or a result: jobs carry references, not media. */
+#define JOBS_MAX_TEXT (1 << 20)
+/* Bytes of a failure message kept; longer ones are cut. */
+#define JOBS_MAX_ERROR_TEXT 4096
+/* Kinds one process registers (there are seven). */
+#define JOBS_MAX_KINDS 32
+/* Bytes of a worker id "host:pid:tag:n". */
+#define JOBS_WORKER_ID_MAX 128
+
+/* ---- auth (auth/) ---- */
+
+/* Bytes of a bearer token: an RS256 JWT with many claims is ~2 KiB. */
+#define JWT_MAX_LEN 16384
+/* Bytes of a JWKS document: a handful of keys is a few KiB. */
+#define JWKS_MAX_BYTES (1 << 20)
+/* Users whose last sighting is cached to spare the database a write. */
+#define AUTH_SEEN_SLOTS 1024
+
+/* ---- outbound client (http/client.c) ---- */
+
+/* Redirects one call follows: enough for a CDN's hops, each one guarded. */
+#define HTTP_CLIENT_MAX_REDIRECTS 5
+/* Entries of the outbound-allow list. */
+#define HTTP_CLIENT_MAX_RULES 32
+/* Milliseconds to set up a connection unless a caller says otherwise. */
+#define HTTP_CLIENT_CONNECT_TIMEOUT_MS 10000
+/* Bytes of an answer kept when the caller asks for none (an error page
+ * worth logging). */
+#define HTTP_CLIENT_ERROR_BODY_MAX (4 << 10)
+/* Bytes of the transfer error text kept for a message. */
+#define HTTP_CLIENT_ERROR_MAX 256
+/* Bytes of a URL the client takes (a caller's delivery or callback URL
+ * included): presigned URLs with a session token run to about 2 KiB; 8 KiB
+ * is what servers commonly accept in a request line. */
+#define HTTP_CLIENT_URL_MAX 8192
+/* Bytes of an answer of the OpenAI-compatible speech service. */
+#define ASR_OPENAI_RESPONSE_MAX (64 << 20)
+/* Seconds one delivery of a transcription result (or callback) may take. */
+#define TRANSCRIBE_DELIVERY_TIMEOUT 30
 
 #endif

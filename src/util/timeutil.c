@@ -129,3 +129,14 @@ int time_parse_http(const char *s, time_t *out)
         return SILO_EINVAL;
     return make_time(y, (int)((m - months) / 3) + 1, d, h, mi, se, out);
 }
+
+void time_format_iso8601_ms(int64_t ms, char out[25])
+{
+    if (ms < 0)
+        ms = 0;
+    time_format_iso8601((time_t)(ms / 1000), out);
+    int frac = (int)(ms % 1000);
+    out[20] = (char)('0' + frac / 100);
+    out[21] = (char)('0' + frac / 10 % 10);
+    out[22] = (char)('0' + frac % 10);
+}

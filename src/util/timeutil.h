@@ -13,6 +13,8 @@ int64_t time_monotonic_ms(void);
 
 /* "2025-01-26T10:15:00.000Z" (out holds at least 25 bytes). */
 void time_format_iso8601(time_t t, char out[25]);
+/* "2025-01-26T10:15:00.123Z" from unix milliseconds (negative: 0). */
+void time_format_iso8601_ms(int64_t ms, char out[25]);
 /* "20130524T000000Z" (17 bytes), the x-amz-date form. */
 void time_format_amz(time_t t, char out[17]);
 /* "Fri, 24 May 2013 00:00:00 GMT" (30 bytes), the HTTP-date form. */

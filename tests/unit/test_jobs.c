@@ -22,7 +22,7 @@
 
 #include <jansson.h>
 
-#include "app.h"
+#include "db/db.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
 #include "util/error.h"
@@ -46,7 +46,7 @@ struct fixture {
     char url[600];
     struct db *db;
     int open_rc;
-    struct app app; /* just db and cfg.job_lease: what the pool reads */
+    int64_t lease_ms; /* what the pool is started with */
     char tag[48];
     char kinds[MAX_KINDS][JOBS_MAX_KIND + 1]; /* "a-TAG", "b-TAG", ... */
     bool registered[MAX_KINDS];
@@ -74,8 +74,7 @@ static int jobs_setup(void **state)
     }
     if (fx->url[0])
         fx->open_rc = db_open(fx->url, &fx->db);
-    fx->app.db = fx->db;
-    fx->app.cfg.job_lease = 1;
+    fx->lease_ms = 1000;
     *state = fx;
     return 0;
 }
@@ -782,7 +781,7 @@ static int waiting_handler(struct jobs_task *task)
 static struct jobs_pool *start_pool(struct fixture *fx, unsigned n)
 {
     struct jobs_pool *pool = NULL;
-    CHECK(jobs_workers_start(&fx->app, n, &pool));
+    CHECK(jobs_workers_start(fx->db, fx->lease_ms, n, fx, &pool));
     assert_non_null(pool);
     return pool;
 }
@@ -996,7 +995,7 @@ static void registry_and_empty_pools(void **state)
     struct fixture *fx = fixture_of(state);
     struct counter *c = counter_new();
     struct jobs_pool *pool = (struct jobs_pool *)1;
-    CHECK(jobs_workers_start(&fx->app, 0, &pool)); /* no workers asked for */
+    CHECK(jobs_workers_start(fx->db, fx->lease_ms, 0, fx, &pool)); /* no workers asked for */
     assert_null(pool);
     register_kind(fx, 0, count_handler, c);
     assert_int_equal(jobs_register(fx->kinds[0], count_handler, c), SILO_EEXIST);
@@ -1006,9 +1005,38 @@ static void registry_and_empty_pools(void **state)
     assert_int_equal(jobs_unregister(fx->kinds[1]), SILO_ENOTFOUND);
     CHECK(jobs_unregister(fx->kinds[0]));
     fx->registered[0] = false;
-    CHECK(jobs_workers_start(&fx->app, 2, &pool));
+    CHECK(jobs_workers_start(fx->db, fx->lease_ms, 2, fx, &pool));
     assert_null(pool); /* no kind registered (every test unregisters its own) */
     CHECK(jobs_workers_stop(NULL, 0));
+    free(c);
+}
+
+/* Handlers get the context the pool was started with, not an app: the
+ * queue knows nothing above itself. */
+static int context_handler(struct jobs_task *task)
+{
+    struct counter *c = task->arg;
+    struct fixture *fx = task->ctx;
+    if (fx && fx->db && fx->lease_ms == 1000)
+        atomic_fetch_add(&c->total, 1);
+    return 0;
+}
+
+static void handlers_get_the_pools_context(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    struct counter *c = counter_new();
+    assert_false(jobs_registered(fx->kinds[0]));
+    register_kind(fx, 0, context_handler, c);
+    assert_true(jobs_registered(fx->kinds[0]));
+    enqueue(fx, 0, "{\"n\":1}", NULL, 1);
+    struct jobs_pool *pool = start_pool(fx, 1);
+    bool done = wait_for_count(fx, 0, "done", 1, 5000);
+    CHECK(jobs_workers_stop(pool, 5000));
+    assert_true(done);
+    assert_int_equal(atomic_load(&c->total), 1);
+    struct jobs_pool *none = (struct jobs_pool *)1;
+    assert_int_equal(jobs_workers_start(fx->db, 0, 1, fx, &none), SILO_EINVAL); /* no lease */
     free(c);
 }
 
@@ -1044,6 +1072,7 @@ int main(void)
         JOBS_TEST(pool_wakes_on_a_local_enqueue),
         JOBS_TEST(pool_stops_gracefully),
         JOBS_TEST(registry_and_empty_pools),
+        JOBS_TEST(handlers_get_the_pools_context),
     };
     return cmocka_run_group_tests_name("jobs", tests, NULL, NULL);
 }

@@ -1,11 +1,11 @@
-/* test_transcribe_format.c: api/transcribe_format.h, the five response
+/* test_transcribe_format.c: transcribe/format.h, the five response
  * formats of OpenAI's transcription endpoints, byte for byte, and the
  * canonical JSON of asr.h's results that the store keeps. */
 #include "unit.h"
 
 #include <math.h>
 
-#include "api/transcribe_format.h"
+#include "transcribe/format.h"
 #include "util/error.h"
 
 /* Two segments, three words each: "he was not" / "a young man". */

@@ -1,4 +1,4 @@
-/* test_probe.c: media/probe.h over an fs store.
+/* test_media_probe.c: media/probe.h over an fs store.
  *
  * WAV files are built here byte by byte (exact durations, one large enough
  * to need many reads); containers that only FFmpeg can write come from the

@@ -1,8 +1,8 @@
-/* transcribe_format.c: the response formats of OpenAI's transcription
- * endpoints; see transcribe_format.h. Segment texts follow Whisper: a
+/* format.c: the response formats of OpenAI's transcription
+ * endpoints; see format.h. Segment texts follow Whisper: a
  * leading space in verbose_json, none in srt and vtt. Times are rounded to
  * the millisecond everywhere. */
-#include "api/transcribe_format.h"
+#include "transcribe/format.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,9 +10,8 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/limits.h"
 
-#define TRANSCRIPTIONS_TEXT_MAX (16 << 20) /* bytes of one segment's text */
-#define LZ_WINDOW 4096
 #define LZ_MIN_MATCH 4
 #define LZ_MATCH_COST 3 /* bytes a match is taken to cost: distance and length */
 
@@ -62,7 +61,7 @@ double transcribe_format_compression_ratio(const char *text)
         return 1.0;
     for (size_t i = 0; i < n;) {
         size_t best = 0;
-        size_t from = i > LZ_WINDOW ? i - LZ_WINDOW : 0;
+        size_t from = i > TRANSCRIBE_LZ_WINDOW ? i - TRANSCRIBE_LZ_WINDOW : 0;
         for (size_t j = from; j < i; j++) {
             size_t len = 0;
             while (i + len < n && text[j + len] == text[i + len])
@@ -94,7 +93,7 @@ static json_t *spaced(const char *text)
         return json_string(small);
     }
     struct buf b;
-    buf_init(&b, TRANSCRIPTIONS_TEXT_MAX);
+    buf_init(&b, TRANSCRIBE_TEXT_MAX);
     json_t *s = buf_append(&b, " ", 1) || buf_append_str(&b, text) ? NULL : json_stringn(b.data, b.len);
     buf_free(&b);
     return s;

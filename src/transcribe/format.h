@@ -1,4 +1,4 @@
-/* transcribe_format.h: a transcription result (asr.h) in the five
+/* format.h: a transcription result (asr.h) in the five
  * response formats of OpenAI's /v1/audio/transcriptions, byte for byte as
  * OpenAI writes them:
  *
@@ -13,8 +13,8 @@
  *
  * segments[] is there when segment timestamps were asked for (or none
  * were), words[] only when word timestamps were. Pure functions: no I/O. */
-#ifndef SILO_API_TRANSCRIBE_FORMAT_H
-#define SILO_API_TRANSCRIBE_FORMAT_H
+#ifndef SILO_TRANSCRIBE_FORMAT_H
+#define SILO_TRANSCRIBE_FORMAT_H
 
 #include <stdbool.h>
 

@@ -1,4 +1,4 @@
-/* test_jwt.c: tests of src/auth/jwt (and the JWKS keys it verifies RS256
+/* test_auth_jwt.c: tests of src/auth/jwt (and the JWKS keys it verifies RS256
  * and ES256 tokens with).
  *
  * Tokens are built by hand here, part by part, so that a test can forge

@@ -1,4 +1,4 @@
-/* test_videos_db.c: the videos table's helpers (src/db/videos.c) on every
+/* test_db_videos.c: the videos table's helpers (src/db/videos.c) on every
  * driver: SQLite in a fresh file per test and, when DATABASE_URL_TEST
  * names a PostgreSQL database, that one too (its tests are skipped
  * otherwise). Rows are named with a tag unique to the run, as test_db.c

@@ -1,4 +1,4 @@
-/* videos_generate.c: seed 004's video generation.
+/* generate.c: seed 004's video generation; see videos.h.
  *
  *   POST /api/auth/create-video/generate-video   (Bearer)  the seed's form -> the generator
  *   POST /api/auth/create-video/callback         (signed)  the generator reports a finished video
@@ -27,30 +27,25 @@
  * setting video-webhook-secret, of "{timestamp}.{body}". A callback must
  * carry a valid one, at most SIGNATURE_TOLERANCE seconds old or new.
  *
- * The webhook URL is the operator's setting, not a caller's, so it is not
- * subject to the outbound guard; the video URLs the generator reports are
- * (the import applies it). */
-#include <curl/curl.h>
+ * The webhook URL is the operator's setting, not a caller's, so the
+ * client's guard does not apply to it; the video URLs the generator
+ * reports are guarded (the import applies it). */
+#include "videos/videos.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#include "api/objects.h"
-#include "api/videos_int.h"
+#include "http/client.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "util/encoding.h"
-#include "util/error.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define WEBHOOK_ATTEMPTS 3
 #define WEBHOOK_BACKOFF_MS 500
-#define WEBHOOK_RESPONSE_MAX (64 << 10)
-#define FIELD_MAX 4000 /* characters of one form field */
-#define SIGNATURE_TOLERANCE 300
 #define DEFAULT_ESTIMATE_MINUTES 15
 
 /* The seed's form: required fields first. */
@@ -58,8 +53,8 @@ static const char *const form_fields[] = {"hook",         "body",           "con
                                           "company_name", "social_handles", "license",    "avatar"};
 #define REQUIRED_FIELDS 4
 
-/* Writes "sha256=<hex>" of HMAC(secret, "{timestamp}.{body}") to out. */
-static void sign(const char *secret, const char *timestamp, const char *body, size_t body_len, char out[80])
+void videos_signature(const char *secret, const char *timestamp, const char *body, size_t body_len,
+                      char out[80])
 {
     struct buf msg;
     unsigned char mac[SHA256_LEN];
@@ -74,77 +69,63 @@ static void sign(const char *secret, const char *timestamp, const char *body, si
     snprintf(out, 80, "sha256=%s", hex);
 }
 
-static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
+/* One POST of body to the webhook. resp is the answer (owned by the
+ * caller); returns http_client_perform's error. */
+static int post_once(struct app *app, const char *body, struct http_client_response *resp)
 {
-    struct buf *b = arg;
-    return buf_append(b, data, size * nmemb) ? 0 : size * nmemb;
-}
-
-/* One POST of body to the webhook. *status_out gets the HTTP status (0
- * when there was no answer), response the body (bounded). */
-static CURLcode post_once(struct app *app, const char *body, long *status_out, struct buf *response)
-{
-    CURL *curl = curl_easy_init();
-    struct curl_slist *headers = NULL;
-    char line[160], timestamp[24], signature[80];
-    if (!curl)
-        return CURLE_OUT_OF_MEMORY;
+    char timestamp[24], signature[80], stamp_line[64], signature_line[128];
+    const char *headers[4] = {"Content-Type: application/json", stamp_line, NULL, NULL};
     snprintf(timestamp, sizeof timestamp, "%lld", (long long)time_now());
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Expect:");
-    snprintf(line, sizeof line, "X-Silo-Timestamp: %s", timestamp);
-    headers = curl_slist_append(headers, line);
+    snprintf(stamp_line, sizeof stamp_line, "X-Silo-Timestamp: %s", timestamp);
     if (*app->cfg.video_webhook_secret) {
-        sign(app->cfg.video_webhook_secret, timestamp, body, strlen(body), signature);
-        snprintf(line, sizeof line, "X-Silo-Signature: %s", signature);
-        headers = curl_slist_append(headers, line);
+        videos_signature(app->cfg.video_webhook_secret, timestamp, body, strlen(body), signature);
+        snprintf(signature_line, sizeof signature_line, "X-Silo-Signature: %s", signature);
+        headers[2] = signature_line;
     }
-    buf_reset(response);
-    curl_easy_setopt(curl, CURLOPT_URL, app->cfg.video_webhook_url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)app->cfg.video_webhook_timeout);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "silo-video-webhook");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
-    CURLcode code = curl_easy_perform(curl);
-    *status_out = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status_out);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    return code;
+    /* The webhook is the operator's setting, not a caller's: not guarded. */
+    struct http_client_request rq = {.method = "POST",
+                                     .url = app->cfg.video_webhook_url,
+                                     .headers = headers,
+                                     .body = body,
+                                     .body_len = strlen(body),
+                                     .timeout_ms = app->cfg.video_webhook_timeout * 1000,
+                                     .response_max = VIDEOS_WEBHOOK_RESPONSE_MAX};
+    return http_client_perform(&app->client, &rq, resp);
 }
 
 /* Calls the webhook with bounded retries. 0 with the 2xx answer in
- * response; otherwise the status to answer and a message. */
-static int call_webhook(struct app *app, const char *body, struct buf *response, int *status_out,
+ * *answer_out (owned, NULL when not JSON); otherwise the status to answer
+ * and a message. */
+static int call_webhook(struct app *app, const char *body, json_t **answer_out, int *status_out,
                         char *message, size_t message_size)
 {
+    *answer_out = NULL;
     for (int attempt = 1;; attempt++) {
-        long status = 0;
-        CURLcode code = post_once(app, body, &status, response);
-        if (code == CURLE_OK && status >= 200 && status <= 299)
+        struct http_client_response resp;
+        int rc = post_once(app, body, &resp);
+        if (!rc && http_client_ok(&resp)) {
+            *answer_out = json_loadb(buf_str(&resp.body), resp.body.len, 0, NULL);
+            http_client_response_clear(&resp);
             return 0;
-        bool transient = code != CURLE_OK || status == 429 || status >= 500;
-        if (code == CURLE_OPERATION_TIMEDOUT) {
+        }
+        bool transient = rc || resp.status == 429 || resp.status >= 500;
+        if (rc == SILO_ETIMEOUT) {
             *status_out = 504;
             snprintf(message, message_size,
                      "the video generator did not answer within %lld seconds (%d tries)",
                      (long long)app->cfg.video_webhook_timeout, attempt);
-        } else if (code != CURLE_OK) {
+        } else if (rc) {
             *status_out = 502;
-            snprintf(message, message_size, "cannot reach the video generator: %s (%d tries)",
-                     curl_easy_strerror(code), attempt);
+            snprintf(message, message_size, "cannot reach the video generator: %s (%d tries)", resp.error,
+                     attempt);
         } else {
             *status_out = 502;
-            snprintf(message, message_size, "the video generator answered HTTP %ld (%d tries)", status,
+            snprintf(message, message_size, "the video generator answered HTTP %ld (%d tries)", resp.status,
                      attempt);
         }
+        http_client_response_clear(&resp);
         log_warn("videos: webhook try %d: %s", attempt, message);
-        if (!transient || attempt == WEBHOOK_ATTEMPTS)
+        if (!transient || attempt == VIDEOS_WEBHOOK_ATTEMPTS)
             return SILO_EREMOTE;
         usleep((useconds_t)(WEBHOOK_BACKOFF_MS << (attempt - 1)) * 1000);
     }
@@ -188,55 +169,43 @@ static int accept_url(struct app *app, const char *video_id, const char *url)
     return rc ? rc : videos_enqueue_import(app, video_id, hash);
 }
 
-int videos_generate(struct http_request *req)
+int videos_generate_check(const json_t *doc, struct silo_refusal *refusal)
 {
-    struct app *app = req->app;
-    struct principal who;
-    json_t *doc = NULL, *payload = NULL, *answer = NULL;
-    struct buf response;
-    char *text = NULL;
-    bool row = false;
-    char video_id[VIDEO_ID_MAX], secret[2 * VIDEO_SECRET_BYTES + 1], when[25];
-    int rc = 0;
-
-    buf_init(&response, WEBHOOK_RESPONSE_MAX);
-    if (videos_authenticate(req, &who) || videos_json_body(req, &doc))
-        goto done;
     char missing[256] = "";
     for (size_t i = 0; i < sizeof form_fields / sizeof form_fields[0]; i++) {
         json_t *v = json_object_get(doc, form_fields[i]);
-        if (v && !json_is_string(v)) {
-            videos_fail(req, 400, "field '%s' must be a string", form_fields[i]);
-            goto done;
-        }
-        if (v && json_string_length(v) > FIELD_MAX) {
-            videos_fail(req, 400, "field '%s' is longer than %d characters", form_fields[i], FIELD_MAX);
-            goto done;
-        }
+        if (v && !json_is_string(v))
+            return silo_refuse(refusal, 400, "field '%s' must be a string", form_fields[i]);
+        if (v && json_string_length(v) > API_VIDEO_FORM_FIELD_MAX)
+            return silo_refuse(refusal, 400, "field '%s' is longer than %d characters", form_fields[i],
+                               API_VIDEO_FORM_FIELD_MAX);
         if (i < REQUIRED_FIELDS && (!v || !*json_string_value(v)))
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
                      *missing ? ", " : "", form_fields[i]);
     }
-    if (*missing) {
-        videos_fail(req, 400, "missing required fields: %s", missing);
-        goto done;
-    }
-    const char *user_id = videos_user_for_email(req, &who, json_string_value(json_object_get(doc, "email")));
-    if (!user_id)
-        goto done;
-    if (!*app->cfg.video_webhook_url) {
-        videos_fail(req, 503,
-                    "video generation is not configured on this server (setting video-webhook-url)");
-        goto done;
-    }
+    if (*missing)
+        return silo_refuse(refusal, 400, "missing required fields: %s", missing);
+    return 0;
+}
+
+int videos_generate(struct app *app, const char *user_id, const json_t *doc, struct arena *a,
+                    struct videos_answer *out, struct silo_refusal *refusal)
+{
+    json_t *payload = NULL, *answer = NULL;
+    char *text = NULL;
+    bool row = false;
+    char video_id[VIDEOS_ID_MAX], secret[2 * VIDEOS_SECRET_BYTES + 1], when[25];
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    if (!*app->cfg.video_webhook_url)
+        return silo_refuse(refusal, 503,
+                           "video generation is not configured on this server (setting video-webhook-url)");
 
     /* The row first, so the generator can be given the video's id. */
-    char *title =
-        videos_clip_text(req->arena, json_string_value(json_object_get(doc, "hook")), VIDEO_TITLE_MAX);
-    if (!title) {
-        rc = SILO_ENOMEM;
-        goto done;
-    }
+    char *title = videos_clip_text(a, json_string_value(json_object_get(doc, "hook")), VIDEOS_TITLE_MAX);
+    if (!title)
+        return SILO_ENOMEM;
     struct db_video v = {.video_id = video_id,
                          .user_id = (char *)user_id,
                          .title = title,
@@ -265,131 +234,108 @@ int videos_generate(struct http_request *req)
     }
     int status = 502;
     char message[512];
-    if (call_webhook(app, text, &response, &status, message, sizeof message)) {
+    if (call_webhook(app, text, &answer, &status, message, sizeof message)) {
         db_video_delete(app->db, video_id);
         row = false;
-        videos_fail(req, status, "%s", message);
+        rc = silo_refuse(refusal, status, "%s", message);
         goto done;
     }
-    answer = json_loadb(buf_str(&response), response.len, 0, NULL);
     const char *url = answer ? answered_url(answer) : NULL;
-    videos_format_ms(time_now_ms(), when);
+    time_format_iso8601_ms(time_now_ms(), when);
     if (url) {
-        if (strlen(url) > VIDEO_URL_MAX || outbound_check_url(url)) {
+        if (strlen(url) > VIDEOS_URL_MAX || http_client_check_url(url)) {
             db_video_set_status(app->db, video_id, "failed", "{}",
                                 "the generator answered an invalid video URL", "processing", "{}");
-            videos_fail(req, 502, "the video generator answered an invalid videoUrl");
+            rc = silo_refuse(refusal, 502, "the video generator answered an invalid videoUrl");
             goto done;
         }
-        rc = accept_url(app, video_id, url);
-        if (rc)
+        if ((rc = accept_url(app, video_id, url)))
             goto done;
-        videos_ok(req, 200, "Video generated successfully",
-                  json_pack("{s:s, s:s, s:s, s:s}", "videoUrl", url, "status", "ready", "timestamp", when,
-                            "videoId", video_id));
+        *out = (struct videos_answer){200, "Video generated successfully",
+                                      json_pack("{s:s, s:s, s:s, s:s}", "videoUrl", url, "status", "ready",
+                                                "timestamp", when, "videoId", video_id)};
     } else {
         int minutes = answered_estimate(answer);
         char note[160];
         snprintf(note, sizeof note, "Your video is being generated. This process typically takes %d minutes.",
                  minutes);
-        videos_ok(req, 200, "Video generation request submitted successfully",
-                  json_pack("{s:s, s:i, s:s, s:s, s:s}", "status", "processing", "estimatedTime", minutes,
-                            "timestamp", when, "message", note, "videoId", video_id));
+        *out = (struct videos_answer){200, "Video generation request submitted successfully",
+                                      json_pack("{s:s, s:i, s:s, s:s, s:s}", "status", "processing",
+                                                "estimatedTime", minutes, "timestamp", when, "message", note,
+                                                "videoId", video_id)};
     }
     row = false; /* kept */
 
 done:
     if (row)
         db_video_delete(app->db, video_id);
-    json_decref(doc);
     json_decref(payload);
     json_decref(answer);
-    buf_free(&response);
     free(text);
     return rc;
 }
 
-/* ---- POST /api/auth/create-video/callback ---- */
-
-static bool signature_valid(struct http_request *req, const char *secret)
+bool videos_signature_valid(const char *secret, const char *timestamp, const char *given, const char *body,
+                            size_t body_len)
 {
-    const char *timestamp = http_header(req, "X-Silo-Timestamp");
-    const char *given = http_header(req, "X-Silo-Signature");
     if (!timestamp || !given)
         return false;
     char *end;
     long long t = strtoll(timestamp, &end, 10);
-    if (end == timestamp || *end || llabs((long long)time_now() - t) > SIGNATURE_TOLERANCE)
+    if (end == timestamp || *end || llabs((long long)time_now() - t) > VIDEOS_SIGNATURE_TOLERANCE)
         return false;
     char expected[80];
-    sign(secret, timestamp, buf_str(&req->body), req->body.len, expected);
+    videos_signature(secret, timestamp, body, body_len, expected);
     return strlen(given) == strlen(expected) && crypto_equal(given, expected, strlen(expected));
 }
 
-int videos_callback(struct http_request *req)
+int videos_report(struct app *app, const json_t *doc, struct arena *a, struct videos_answer *out,
+                  struct silo_refusal *refusal)
 {
-    struct app *app = req->app;
-    json_t *doc = NULL;
     struct db_video v = {0};
     int rc = 0;
-    if (!*app->cfg.video_webhook_secret) {
-        videos_fail(req, 503, "callbacks are refused: no video-webhook-secret is configured to check them");
-        return 0;
-    }
-    if (!signature_valid(req, app->cfg.video_webhook_secret)) {
-        videos_fail(req, 401, "missing, stale or wrong X-Silo-Signature");
-        return 0;
-    }
-    if (videos_json_body(req, &doc))
-        return 0;
+    memset(out, 0, sizeof *out);
     const char *video_id = json_string_value(json_object_get(doc, "videoId"));
-    const char *url = answered_url(doc);
+    const char *url = answered_url((json_t *)doc);
     const char *status = json_string_value(json_object_get(doc, "status"));
-    if (!video_id || !videos_id_valid(video_id)) {
-        videos_fail(req, 400, "field 'videoId' is required");
-        goto done;
-    }
+    if (!video_id || !videos_id_valid(video_id))
+        return silo_refuse(refusal, 400, "field 'videoId' is required");
     rc = db_video_get(app->db, video_id, &v);
-    if (rc == SILO_ENOTFOUND) {
-        videos_fail(req, 404, "no video %s", video_id);
-        rc = 0;
-        goto done;
-    }
+    if (rc == SILO_ENOTFOUND)
+        return silo_refuse(refusal, 404, "no video %s", video_id);
     if (rc)
-        goto done;
+        return rc;
     if (status && strcmp(status, "failed") == 0 && !url) {
         const char *error = json_string_value(json_object_get(doc, "error"));
-        error = error && *error ? videos_clip_text(req->arena, error, VIDEO_ERROR_MAX) : NULL;
+        error = error && *error ? videos_clip_text(a, error, VIDEOS_ERROR_MAX) : NULL;
         db_video_set_failed(app->db, video_id, error ? error : "the video generator reported a failure");
-        videos_ok(req, 200, "Video marked failed",
-                  json_pack("{s:s, s:s}", "videoId", video_id, "status", "failed"));
+        *out = (struct videos_answer){200, "Video marked failed",
+                                      json_pack("{s:s, s:s}", "videoId", video_id, "status", "failed")};
         goto done;
     }
-    if (!url || strlen(url) > VIDEO_URL_MAX || outbound_check_url(url)) {
-        videos_fail(req, 400, "field 'videoUrl' must be an http or https URL");
+    if (!url || strlen(url) > VIDEOS_URL_MAX || http_client_check_url(url)) {
+        rc = silo_refuse(refusal, 400, "field 'videoUrl' must be an http or https URL");
         goto done;
     }
     if (strcmp(v.status, "ready") == 0) {
         bool same = v.source_url && strcmp(v.source_url, url) == 0;
         if (same)
-            videos_ok(req, 200, "Video already stored",
-                      json_pack("{s:s, s:s}", "videoId", video_id, "status", "ready"));
+            *out = (struct videos_answer){200, "Video already stored",
+                                          json_pack("{s:s, s:s}", "videoId", video_id, "status", "ready")};
         else
-            videos_fail(req, 409, "video %s is already stored from another URL", video_id);
+            rc = silo_refuse(refusal, 409, "video %s is already stored from another URL", video_id);
         goto done;
     }
     if (strcmp(v.status, "failed") == 0 && db_video_retry(app->db, video_id) != 0) {
-        videos_fail(req, 409, "video %s is being retried already", video_id);
+        rc = silo_refuse(refusal, 409, "video %s is being retried already", video_id);
         goto done;
     }
-    rc = accept_url(app, video_id, url);
-    if (rc)
+    if ((rc = accept_url(app, video_id, url)))
         goto done;
-    videos_ok(req, 202, "Video import queued",
-              json_pack("{s:s, s:s, s:s}", "videoId", video_id, "status", "processing", "videoUrl", url));
-
+    *out = (struct videos_answer){
+        202, "Video import queued",
+        json_pack("{s:s, s:s, s:s}", "videoId", video_id, "status", "processing", "videoUrl", url)};
 done:
     db_video_clear(&v);
-    json_decref(doc);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* test_multipart.c: the streaming multipart/form-data parser, fed the same
+/* test_http_multipart.c: the streaming multipart/form-data parser, fed the same
  * bodies whole, byte by byte and in odd slices, must see the same parts. */
 #include "unit.h"
 

@@ -1,4 +1,4 @@
-/* test_router.c: table-driven tests of src/http/router: literal segments,
+/* test_http_router.c: table-driven tests of src/http/router: literal segments,
  * {param} and greedy {key*} parameters, percent-decoding of captured values
  * (exactly once, NUL and invalid UTF-8 refused), and route selection by
  * method with HEAD served by GET routes and the 405-versus-404 flag. */
