@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/version.h"
+
 #define MAX_SERIES 512
 #define LABEL_MAX 96
 
@@ -144,5 +146,6 @@ int metrics_render(struct buf *out)
                          "# HELP silo_uploads_in_flight Request bodies being received now.\n"
                          "# TYPE silo_uploads_in_flight gauge\nsilo_uploads_in_flight %ld\n",
                          atomic_load(&uploads_in_flight));
+    rc = rc ? rc : version_render_metric(out);
     return rc;
 }

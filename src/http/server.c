@@ -33,6 +33,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/version.h"
 
 #define DRAIN_LIMIT (8 << 20)
 #define STREAM_BLOCK (64 << 10)
@@ -190,6 +191,7 @@ static void set_response(struct http_request *req, int status, struct MHD_Respon
     for (struct header_pair *h = in->headers; h; h = h->next)
         MHD_add_response_header(resp, h->name, h->value);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Server", version_server_header());
 }
 
 void http_respond_bytes(struct http_request *req, int status, const char *content_type, const void *data,
