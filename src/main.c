@@ -456,8 +456,10 @@ static int cmd_config(int argc, char **argv)
     struct config cfg;
     if (load_config(&cfg, argc, argv))
         return 2;
-    int rc = example ? help_print_example_config(stdout, argc, argv) : 0;
-    if (!example)
+    int rc = 0;
+    if (example)
+        rc = help_print_example_config(stdout, argc, argv);
+    else
         config_print(&cfg);
     config_free(&cfg);
     return rc;
