@@ -7,9 +7,10 @@ purpose=${1:-build}
 build_pkgs="gcc make pkg-config clang libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
 libjansson-dev libsqlite3-dev libpq-dev libavformat-dev libavcodec-dev libswresample-dev
 libswscale-dev libavutil-dev libpocketsphinx-dev pocketsphinx-en-us libmagic-dev libexpat1-dev
-zlib1g-dev"
+zlib1g-dev libsystemd-dev dpkg-dev binutils"
 test_pkgs="$build_pkgs libcmocka-dev python3 python3-pytest python3-boto3 python3-requests
-awscli s3cmd rclone curl ffmpeg postgresql chromium pocketsphinx-testdata"
+awscli s3cmd rclone curl ffmpeg postgresql chromium pocketsphinx-testdata
+git lintian systemd man-db python3-seccomp"
 bench_pkgs="$test_pkgs wrk time sctk"
 
 case "$purpose" in

@@ -35,12 +35,13 @@ TOP_FILES = {
     "config": "config",
     "instance": "config",
     "app": "app",
+    "help": "main",
     "main": "main",
 }
 
 # Generated headers (build/gen) belong to no layer and may be included by
 # the module that embeds them.
-GENERATED = {"web_assets.h": {"api"}}
+GENERATED = {"web_assets.h": {"api"}, "version_gen.h": {"util"}}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

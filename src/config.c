@@ -630,16 +630,16 @@ void config_print(const struct config *cfg)
     }
 }
 
-void config_usage(void)
+size_t config_setting_count(void) { return SETTING_COUNT; }
+
+void config_setting_info(size_t i, struct config_setting_info *out)
 {
-    for (size_t i = 0; i < SETTING_COUNT; i++) {
-        const struct setting *s = &settings[i];
-        char envs[128] = "";
-        for (int e = 0; e < 3 && s->env[e]; e++) {
-            if (e)
-                strncat(envs, ", ", sizeof envs - strlen(envs) - 1);
-            strncat(envs, s->env[e], sizeof envs - strlen(envs) - 1);
-        }
-        printf("  --%-24s %s\n  %-26s env %s; default '%s'\n", s->name, s->help, "", envs, s->fallback);
-    }
+    static const char *kinds[] = {"text", "true|false", "number", "size", "host:port"};
+    const struct setting *s = &settings[i < SETTING_COUNT ? i : 0];
+    *out = (struct config_setting_info){.name = s->name,
+                                        .env = {s->env[0], s->env[1], s->env[2]},
+                                        .kind = kinds[s->type],
+                                        .fallback = s->fallback,
+                                        .help = s->help,
+                                        .secret = s->secret};
 }

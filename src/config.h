@@ -110,8 +110,25 @@ void config_free(struct config *cfg);
  * lines to stdout, then the named stores. */
 void config_print(const struct config *cfg);
 
-/* Prints the flags with their environment variables and help to stdout. */
-void config_usage(void);
+/* One row of the settings table as documentation shows it: `silo help`,
+ * silo(1) and the example configuration are all written from these rows,
+ * so none of them can drift from what config_load accepts. Strings are
+ * static. */
+struct config_setting_info {
+    const char *name;     /* the --flag and the config-file key */
+    const char *env[3];   /* environment variables, first match wins; NULL after the last */
+    const char *kind;     /* what a value looks like: "text", "true|false", "number", "size", "host:port" */
+    const char *fallback; /* the default, as text ("" for none) */
+    const char *help;
+    bool secret; /* masked by `silo config` */
+};
+
+/* The number of settings. */
+size_t config_setting_count(void);
+
+/* Fills *out with setting i (0 <= i < config_setting_count(), in the
+ * table's order). */
+void config_setting_info(size_t i, struct config_setting_info *out);
 
 /* Parses "host:port" (port 0..65535). SILO_EINVAL otherwise. host_out is
  * owned by the caller. */

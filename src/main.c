@@ -8,10 +8,11 @@
  *   silo presign          presign a URL (or a POST form) for s3://BUCKET/KEY
  *   silo reindex          rebuild the recordings index from the store
  *   silo jobs             list, retry and cancel jobs of the queue
- *   silo version | help
+ *   silo man | version | help
  *
  * Every command takes the settings flags of `silo help` (--data DIR, ...);
- * a command's own flags (--sub, --ttl, ...) are taken out of argv first. */
+ * a command's own flags (--sub, --ttl, ...) are taken out of argv first.
+ * The commands' help lives in help.c, beside the manual page. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,15 +30,16 @@
 #include "recordings/recordings.h"
 #include "auth/jwt.h"
 #include "config.h"
+#include "help.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "s3/endpoint.h"
 #include "store/presign.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/timeutil.h"
-
-#define SILO_VERSION "0.1.0"
+#include "util/version.h"
 
 /* Removes "--name VALUE" or "--name=VALUE" from argv; the value is borrowed
  * from argv. Returns 1 when found, 0 when absent, -1 when the value is
@@ -442,12 +444,25 @@ static int cmd_jobs(int argc, char **argv)
 
 static int cmd_config(int argc, char **argv)
 {
+    bool example = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--example") == 0) {
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+            argc--;
+            example = true;
+            break;
+        }
+    }
     struct config cfg;
     if (load_config(&cfg, argc, argv))
         return 2;
-    config_print(&cfg);
+    int rc = 0;
+    if (example)
+        rc = help_print_example_config(stdout, argc, argv);
+    else
+        config_print(&cfg);
     config_free(&cfg);
-    return 0;
+    return rc;
 }
 
 static struct http_server *start_listener(const char *name, const char *addr, const struct config *cfg,
@@ -562,8 +577,9 @@ static int cmd_serve(int argc, char **argv)
     printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
     printf("data: %s\n", app.cfg.data_dir);
     fflush(stdout);
-    log_info("silo %s serving: api %s, s3 %s, database %s, store %s", SILO_VERSION, app.api_url,
-             app.s3_url ? app.s3_url : "off", db_driver_name(app.db), app.cfg.store_driver);
+    log_info("silo %s (commit %s) serving: api %s, s3 %s, database %s, store %s", version_string(),
+             version_commit(), app.api_url, app.s3_url ? app.s3_url : "off", db_driver_name(app.db),
+             app.cfg.store_driver);
 
     /* The retention job (off unless recordings-retention-days > 0). */
     if (recordings_retention_start(&app))
@@ -575,9 +591,14 @@ static int cmd_serve(int argc, char **argv)
     rc = jobs_workers_start(app.db, app.cfg.job_lease * 1000, (unsigned)app.cfg.workers, &app, &workers);
     if (rc)
         log_warn("cannot start the job workers: %s", silo_strerror(rc));
+    /* The database is migrated, the stores are open, both listeners accept. */
+    char status[512];
+    snprintf(status, sizeof status, "serving: api %s, s3 %s", app.api_url, app.s3_url ? app.s3_url : "off");
+    notify_ready(status);
 
     int sig = 0;
     sigwait(&stop, &sig);
+    notify_stopping("finishing in-flight requests and jobs");
     log_info("received %s: finishing in-flight requests and jobs (up to %llds)",
              sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)shutdown_timeout);
     int64_t deadline = time_monotonic_ms() + shutdown_timeout * 1000;
@@ -598,37 +619,10 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
-static void usage(void)
-{
-    printf(
-        "silo %s: media storage on S3\n\n"
-        "usage: silo COMMAND [options]\n\n"
-        "commands:\n"
-        "  serve                 run the API and the built-in S3 endpoint\n"
-        "  config                print the effective configuration (secrets masked)\n"
-        "  token --sub USER [--email E] [--role admin] [--ttl SECONDS]\n"
-        "                        print a signed HS256 token\n"
-        "  s3-credentials        print the built-in S3 endpoint's credentials\n"
-        "  apikey create --name NAME [--role admin] | list | revoke ID\n"
-        "                        manage API keys (stored hashed)\n"
-        "  presign [--method GET|PUT|HEAD|DELETE|POST] [--expires SECONDS] [--store NAME] s3://BUCKET/KEY\n"
-        "                        print a presigned URL (POST: the form's url and fields as JSON)\n"
-        "  reindex [--prefix user_recordings/USER/]\n"
-        "                        rebuild the recordings index from the store (beside a running server too)\n"
-        "  jobs list [--state S] [--limit N] | retry ID | cancel ID\n"
-        "                        list the job queue newest first, requeue a dead or cancelled job, cancel "
-        "one\n"
-        "  version               print the version\n\n"
-        "settings (flag, environment, default; flags win over the environment,\n"
-        "which wins over the config file):\n",
-        SILO_VERSION);
-    config_usage();
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage();
+        help_print_usage(stdout);
         return 2;
     }
     const char *cmd = argv[1];
@@ -651,11 +645,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "jobs") == 0)
         return cmd_jobs(rest_argc, rest);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("silo %s\n", SILO_VERSION);
+        version_print(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "man") == 0) {
+        help_print_man(stdout);
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        usage();
+        help_print_usage(stdout);
         return 0;
     }
     fprintf(stderr, "silo: unknown command '%s' (see 'silo help')\n", cmd);

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/log.h"
 #include "util/timeutil.h"
+#include "util/version.h"
 
 struct db {
     const struct db_ops *ops;
@@ -58,6 +60,21 @@ void db_close(struct db *db)
 }
 
 const char *db_driver_name(const struct db *db) { return db->ops->name; }
+
+int db_schema_check(const char *driver, long long found)
+{
+    long long known = 0;
+    for (size_t i = 0; i < db_migration_count; i++)
+        if (db_migrations[i].version > known)
+            known = db_migrations[i].version;
+    if (found <= known)
+        return 0;
+    log_error("%s: the database schema is at version %lld, but this silo %s knows versions up to %lld: "
+              "a newer release has migrated it. Refusing to start, the data is left untouched; run that "
+              "release (or a newer one), or restore the backup taken before the upgrade",
+              driver, found, version_string(), known);
+    return SILO_EUNSUPPORTED;
+}
 
 int db_exec(struct db *db, enum db_query q, const struct db_value *params, size_t nparams, db_row_fn fn,
             void *arg, int64_t *changes_out)

@@ -113,6 +113,13 @@ extern const struct db_query_text db_queries[Q_COUNT];
 extern const struct db_migration db_migrations[];
 extern const size_t db_migration_count;
 
+/* For the drivers' migrate, before they apply anything: found is the
+ * highest version in schema_migrations (0 for none). A schema newer than
+ * every migration this binary knows was made by a newer release, which an
+ * older binary must not touch (a downgrade): that is logged, naming both
+ * versions, and answered SILO_EUNSUPPORTED. 0 otherwise. */
+int db_schema_check(const char *driver, long long found);
+
 struct db_ops {
     const char *name;
     /* Text values must be well-formed UTF-8 (PostgreSQL): helpers that

@@ -618,6 +618,13 @@ static int pg_migrate(void *vctx)
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     "version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
                     "migrate");
+    if (!rc) {
+        PGresult *res = PQexec(c->handle, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+        rc = result_error(c, res, "migrate");
+        if (!rc)
+            rc = db_schema_check("pg", strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+        PQclear(res);
+    }
     for (size_t i = 0; i < db_migration_count && !rc; i++) {
         const struct db_migration *m = &db_migrations[i];
         rc = run_simple(c, "BEGIN", "migrate");

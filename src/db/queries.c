@@ -246,6 +246,12 @@ const struct db_migration db_migrations[] = {
      "CREATE INDEX videos_newest ON videos (user_id, created_ms DESC, video_id DESC);"
      "CREATE INDEX videos_status ON videos (user_id, status);"
      "CREATE UNIQUE INDEX videos_source ON videos (user_id, source_hash);"},
+#ifdef SILO_TEST_NEXT_MIGRATION
+    /* Test builds only (`make next-schema`, tests/blackbox/test_install.py):
+     * one migration past this release, as a newer release would add, so
+     * the test can check that this release refuses the newer schema. */
+    {SILO_TEST_NEXT_MIGRATION, "CREATE TABLE next_release_probe (id INTEGER PRIMARY KEY)", NULL},
+#endif
 };
 /* clang-format on */
 

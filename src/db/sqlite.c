@@ -136,6 +136,16 @@ static int sqlite_migrate(void *vctx)
                                "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
     if (rc)
         return rc;
+    sqlite3_stmt *newest = NULL;
+    if (sqlite3_prepare_v2(c->handle, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &newest,
+                           NULL) != SQLITE_OK ||
+        sqlite3_step(newest) != SQLITE_ROW)
+        rc = SILO_EIO;
+    else
+        rc = db_schema_check("sqlite", sqlite3_column_int64(newest, 0));
+    sqlite3_finalize(newest);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < db_migration_count; i++) {
         const struct db_migration *m = &db_migrations[i];
         rc = run_script(c->handle, "BEGIN IMMEDIATE");

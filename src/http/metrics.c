@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/version.h"
+
 static const double bucket_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define BUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 
@@ -143,5 +145,6 @@ int metrics_render(struct buf *out)
                          "# HELP silo_uploads_in_flight Request bodies being received now.\n"
                          "# TYPE silo_uploads_in_flight gauge\nsilo_uploads_in_flight %ld\n",
                          atomic_load(&uploads_in_flight));
+    rc = rc ? rc : version_render_metric(out);
     return rc;
 }

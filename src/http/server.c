@@ -34,6 +34,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/version.h"
 
 struct http_server {
     struct http_listener_config cfg;
@@ -188,6 +189,7 @@ static void set_response(struct http_request *req, int status, struct MHD_Respon
     for (struct header_pair *h = in->headers; h; h = h->next)
         MHD_add_response_header(resp, h->name, h->value);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Server", version_server_header());
 }
 
 void http_respond_bytes(struct http_request *req, int status, const char *content_type, const void *data,
