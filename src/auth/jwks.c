@@ -1,9 +1,11 @@
 /* jwks.c: JWK to OpenSSL public keys, and signature checks; see jwks.h. */
 #include "auth/jwks.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -14,6 +16,7 @@
 #include "util/buf.h"
 #include "util/encoding.h"
 #include "util/error.h"
+#include "util/log.h"
 
 /* Decodes member name into out, which is initialised whatever happens so
  * the caller can always free it. */
@@ -203,4 +206,45 @@ int jwk_verify(const struct jwk *key, const void *data, size_t len, const unsign
     EVP_MD_CTX_free(md);
     OPENSSL_free(der);
     return ok ? 0 : SILO_ESIGNATURE;
+}
+
+static bool is_url(const char *s) { return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0; }
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    return buf_append(arg, data, size * n) ? 0 : size * n;
+}
+
+int jwks_fetch_text(const char *source, struct buf *out)
+{
+    if (!is_url(source)) {
+        FILE *f = fopen(source, "rb");
+        if (!f)
+            return SILO_EIO;
+        char chunk[8192];
+        size_t n;
+        int rc = 0;
+        while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            rc = buf_append(out, chunk, n);
+        fclose(f);
+        return rc;
+    }
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return SILO_ENOMEM;
+    curl_easy_setopt(curl, CURLOPT_URL, source);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, JWKS_FETCH_TIMEOUT);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode cc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    if (cc != CURLE_OK || status != 200) {
+        log_warn("auth: fetching %s failed: %s (HTTP %ld)", source, curl_easy_strerror(cc), status);
+        return SILO_EUNAVAILABLE;
+    }
+    return 0;
 }
