@@ -83,10 +83,11 @@ static int presigned_url(struct http_request *req)
     objects_extension(json_string_value(filename), ext);
     const char *key = arena_printf(req->arena, "uploads/%s/%s%s", who.sub, uuid, ext);
     const char *content_type = arena_strdup(req->arena, json_string_value(ctype));
+    const char *filename_clean = objects_clean_filename(req->arena, json_string_value(filename));
     bool put = method && strcmp(json_string_value(method), "PUT") == 0;
     int64_t max_size = size ? (int64_t)json_integer_value(size) : app->cfg.max_upload_bytes;
     json_decref(body); /* filename, ctype, method and size die with it */
-    if (rc || !key || !content_type)
+    if (rc || !key || !content_type || !filename_clean)
         return rc ? rc : SILO_ENOMEM;
     if (!objects_id_valid(who.sub)) {
         api_error(req, 400, "user id '%s' cannot be part of a key", who.sub);
@@ -107,13 +108,16 @@ static int presigned_url(struct http_request *req)
         free(url);
         return 0;
     }
-    struct policy_field fields[] = {{"Content-Type", content_type}};
+    /* The file's name travels as object metadata, so the listing can show it. */
+    struct policy_field fields[] = {{"Content-Type", content_type},
+                                    {"x-amz-meta-original_filename", filename_clean}};
     struct policy_condition conditions[] = {
         {.op = POLICY_EQ, .field = "Content-Type", .value = content_type},
+        {.op = POLICY_EQ, .field = "x-amz-meta-original_filename", .value = filename_clean},
         {.op = POLICY_CONTENT_LENGTH_RANGE, .min = 1, .max = max_size},
     };
     struct policy_form form;
-    rc = store_presign_post(st, bucket, key, expires, fields, 1, conditions, 2, now, req->arena, &form);
+    rc = store_presign_post(st, bucket, key, expires, fields, 2, conditions, 3, now, req->arena, &form);
     if (rc)
         return rc;
     json_t *out_fields = json_object();
@@ -202,8 +206,9 @@ static int complete(struct http_request *req)
     time_format_iso8601(info.last_modified, when);
     const char *owner = NULL;
     objects_owner_of(app, bucket, key, req->arena, &owner);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "user_id", owner ? owner : who.sub, "content_type",
-                             info.content_type, "upload_timestamp", when);
+    json_t *meta = json_pack("{s:s, s:s, s:s, s:s*}", "user_id", owner ? owner : who.sub, "content_type",
+                             info.content_type, "upload_timestamp", when, "original_filename",
+                             store_meta_get(&info, "original_filename"));
     int rc = objects_record(app, bucket, &info, owner ? owner : who.sub, meta);
     if (!rc) {
         char *url = NULL;

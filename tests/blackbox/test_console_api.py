@@ -315,8 +315,10 @@ def test_admin_jobs_list_filter_retry_cancel(silo_factory):
     listed = requests.get(silo.url("/api/admin/jobs"), headers=auth(admin)).json()
     kinds = {j["kind"] for j in listed["jobs"]}
     assert {"transcribe", "deliver_result"} <= kinds and listed["next_before"] is None
-    done = requests.get(silo.url("/api/admin/jobs?state=done"), headers=auth(admin)).json()["jobs"]
-    assert done and all(j["state"] == "done" for j in done)
+    # The synchronous answer may come a moment before its job is recorded done.
+    done = wait_for(lambda: requests.get(silo.url("/api/admin/jobs?state=done"), headers=auth(admin)).json()["jobs"],
+                    "the transcription to be recorded done")
+    assert all(j["state"] == "done" for j in done)
     by_kind = requests.get(silo.url("/api/admin/jobs?kind=transcribe"), headers=auth(admin)).json()["jobs"]
     assert by_kind and all(j["kind"] == "transcribe" for j in by_kind)
     page = requests.get(silo.url("/api/admin/jobs?limit=1"), headers=auth(admin)).json()
@@ -377,3 +379,22 @@ def test_transcriptions_are_listed_for_their_owner(silo):
     for bad, param in (("limit=0", "limit"), ("limit=101", "limit"), ("after=nope", "after")):
         r = requests.get(silo.url("/v1/audio/transcriptions?" + bad), headers=auth(ana))
         assert r.status_code == 400 and r.json()["error"]["param"] == param, bad
+
+
+# ---- seed 003: what the console's uploads need ----
+
+def test_direct_upload_keeps_the_file_name(silo):
+    token = silo.token("nora")
+    grant = requests.post(silo.url("/api/upload/presigned-url"), headers=auth(token),
+                          json={"filename": "Meeting notes.txt", "contentType": "text/plain", "size": 6}).json()
+    assert grant["fields"]["x-amz-meta-original_filename"] == "Meeting notes.txt"
+    files = [(k, (None, v)) for k, v in grant["fields"].items()] + [("file", ("x", b"hello\n", "text/plain"))]
+    assert requests.post(grant["url"], files=files).status_code in (200, 201, 204)
+    done = requests.post(silo.url("/api/upload/complete"), headers=auth(token), json={"key": grant["key"]}).json()
+    assert done["metadata"]["original_filename"] == "Meeting notes.txt"
+    listed = requests.get(silo.url("/api/v1/s3/files"), headers=auth(token)).json()["files"]
+    assert [f["metadata"]["original_filename"] for f in listed] == ["Meeting notes.txt"]
+    # The name is part of the signed policy: another one is refused.
+    forged = dict(grant["fields"], **{"x-amz-meta-original_filename": "other.txt"})
+    files = [(k, (None, v)) for k, v in forged.items()] + [("file", ("x", b"hello\n", "text/plain"))]
+    assert requests.post(grant["url"], files=files).status_code == 403
