@@ -22,9 +22,9 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-#define ADMIN_PAGE_DEFAULT 50
-#define ADMIN_PAGE_MAX 500
-#define APIKEY_NAME_MAX 128
+#define ADMIN_PAGE_DEFAULT 50 /* rows a listing answers unless told */
+#define ADMIN_PAGE_MAX 500    /* the most one answer holds: a console page, not an export */
+#define APIKEY_NAME_MAX 128   /* a key's name is the user it acts as: an id, not prose */
 
 /* Authenticates req and requires an admin; answers 401/403 itself. */
 static int require_admin(struct http_request *req, struct principal *who)

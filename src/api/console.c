@@ -23,10 +23,10 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-#define CONSOLE_FILE_MAX 64 /* bytes of an asset name under /console/ */
-#define CSP_MAX 4096        /* bytes of the page's connect-src */
-#define PROBE_KEY "console" /* a key presigned only to learn the store's origin */
-#define PRESIGN_MAX_EXPIRY 604800
+#define CONSOLE_FILE_MAX 64       /* bytes of an asset name under /console/ */
+#define CSP_MAX 4096              /* bytes of the page's connect-src: three origins */
+#define PROBE_KEY "console"       /* a key presigned only to learn the store's origin */
+#define PRESIGN_MAX_EXPIRY 604800 /* what /api/v1/s3/file/{key}/url accepts: S3's 7 days */
 
 /* "scheme://host[:port]" presigned URLs of the default store point at. */
 static void store_origin(struct app *app, char out[OIDC_ORIGIN_MAX])
@@ -74,7 +74,7 @@ static int console_file(struct http_request *req)
     }
     char path[CONSOLE_FILE_MAX + 16];
     snprintf(path, sizeof path, "/console/%s", file);
-    return api_web_serve(req, path, "default-src 'none'");
+    return api_web_serve(req, path, NULL);
 }
 
 static int console_config(struct http_request *req)

@@ -17,8 +17,8 @@
 #include "api/transcriptions_int.h"
 #include "util/error.h"
 
-#define LIST_DEFAULT 20
-#define LIST_MAX 100
+#define LIST_DEFAULT 20 /* transcriptions an answer holds unless told */
+#define LIST_MAX 100    /* each is described from its job (and delivery jobs): keep pages small */
 
 struct page {
     struct app *app;

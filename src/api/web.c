@@ -41,7 +41,7 @@ int api_web_serve(struct http_request *req, const char *path, const char *csp)
     http_add_header(req, "Cache-Control", "no-cache");
     http_add_header(req, "X-Content-Type-Options", "nosniff");
     http_add_header(req, "Referrer-Policy", "no-referrer");
-    if (strstr(a->content_type, "text/html")) {
+    if (csp && strstr(a->content_type, "text/html")) {
         http_add_header(req, "Content-Security-Policy", csp);
         http_add_header(req, "X-Frame-Options", "DENY");
     }

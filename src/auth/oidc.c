@@ -145,6 +145,11 @@ fail:
 static void maybe_discover(struct oidc *o, bool force)
 {
     time_t now = time_now();
+    pthread_rwlock_rdlock(&o->lock);
+    bool fresh = !force && o->loaded != 0 && now - o->loaded <= OIDC_TTL_SECONDS;
+    pthread_rwlock_unlock(&o->lock);
+    if (fresh) /* the common case, without the write lock */
+        return;
     pthread_rwlock_wrlock(&o->lock);
     bool due = (force || o->loaded == 0 || now - o->loaded > OIDC_TTL_SECONDS) &&
                (o->fetched == 0 || now - o->fetched >= o->min_refresh);

@@ -10,14 +10,13 @@ import hmac
 import json
 import os
 import re
-import socket
 import sqlite3
 import time
 
 import pytest
 import requests
 
-from oidc_idp import IdP, node_available
+from console_support import IdP, closed_port, node_available, wait_for
 
 CLIP = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav"
 needs_node = pytest.mark.skipif(not node_available(), reason="needs node (the test OpenID provider)")
@@ -274,24 +273,6 @@ def test_admin_users_and_api_keys(silo):
     assert requests.delete(silo.url("/api/admin/api-keys/" + k["id"]), headers=auth(admin)).status_code == 404
     listed = requests.get(silo.url("/api/admin/api-keys"), headers=auth(admin)).json()["api_keys"]
     assert next(x for x in listed if x["id"] == k["id"])["revoked_at"].endswith("Z")
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(fn, what, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def job_state(silo, admin, job_id):

@@ -11,7 +11,6 @@ and each section is looked at on a phone-sized screen. Screenshots land
 in test-artifacts/console/ at the top of the repository."""
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import wave
@@ -20,7 +19,7 @@ import pytest
 import requests
 
 from conftest import ROOT
-from oidc_idp import IdP, node_available
+from console_support import IdP, closed_port, node_available
 from video_host import VideoHost, make_videos
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -44,14 +43,6 @@ def speech_wav(path):
         out.setsampwidth(params.sampwidth)
         out.setframerate(params.framerate)
         out.writeframes(silence(0.5) + frames + silence(1.0))
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM) or not node_available() or not os.path.isdir(PLAYWRIGHT)

@@ -100,7 +100,7 @@ async function health() {
 }
 
 /* Prometheus text to {name: [{labels, value}]}; comments skipped. */
-export function parseMetrics(text) {
+function parseMetrics(text) {
   const out = {};
   for (const line of text.split("\n")) {
     if (!line || line[0] === "#") continue;

@@ -61,7 +61,7 @@ export class ApiError extends Error {
 }
 
 /* The readable message of an error answer. */
-export function errorMessage(doc, status) {
+function errorMessage(doc, status) {
   if (doc && typeof doc === "object") {
     if (typeof doc.detail === "string") return doc.detail;
     if (doc.error && typeof doc.error.message === "string") return doc.error.message;

@@ -1,10 +1,13 @@
-"""The test OpenID Connect provider (tests/browser/oidc_idp.mjs) as a
-context manager for the console's tests: started on 127.0.0.1 with Node,
-stopped (by its pid) at the end."""
+"""What the console's tests share: the test OpenID Connect provider
+(tests/browser/oidc_idp.mjs) as a context manager, started on 127.0.0.1
+with Node and stopped (by its pid) at the end; a port nothing listens on;
+waiting for a condition with a deadline."""
 import json
 import os
 import shutil
+import socket
 import subprocess
+import time
 import urllib.request
 
 from conftest import ROOT
@@ -58,3 +61,23 @@ class IdP:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def closed_port():
+    """A loopback port nothing listens on (bound once, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(fn, what, timeout=60):
+    """fn()'s first true value, polled every 0.1 s; AssertionError after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
