@@ -9,5 +9,8 @@ echo "== silo: dev token (admin, 24 h) for the API:"
 echo "export SILO_TOKEN=$token"
 echo "== built-in S3 endpoint credentials:"
 ./build/silo s3-credentials --data "$data" | sed 's/^/export /'
+echo "== the web console: open the 'login:' link silo prints below in a browser"
+echo "   (it signs you in as the admin 'dev', works once, for 15 minutes;"
+echo "   more links: ./build/silo login-link --sub USER [--role admin] --data $data)"
 echo "== starting silo serve (Ctrl-C stops it)"
 exec ./build/silo serve --data "$data"

@@ -132,6 +132,16 @@ static const struct setting settings[] = {
      "seconds a synchronous transcription request waits for its job (then 504; the job goes on: use async=true)"},
     {"recordings-auto-transcribe", {"SILO_RECORDINGS_AUTO_TRANSCRIBE"}, T_BOOL, F(recordings_auto_transcribe),
      "true", false, "transcribe seed 001 recordings saved without a transcript, in the background"},
+    {"oidc-issuer", {"SILO_OIDC_ISSUER"}, T_STRING, F(oidc_issuer), "", false,
+     "console: OpenID Connect issuer URL for \"Sign in with ...\" (empty: off); its ID tokens are accepted"},
+    {"oidc-client-id", {"SILO_OIDC_CLIENT_ID"}, T_STRING, F(oidc_client_id), "", false,
+     "console: client id registered at the issuer (a public client, PKCE); the ID tokens' aud"},
+    {"oidc-name", {"SILO_OIDC_NAME"}, T_STRING, F(oidc_name), "", false,
+     "console: the issuer's name on the sign-in button (empty: the issuer's host)"},
+    {"console-session-ttl", {"SILO_CONSOLE_SESSION_TTL"}, T_INT, F(console_session_ttl), "28800", false,
+     "seconds the session token a one-time sign-in link gives stays valid"},
+    {"console-login-link", {"SILO_CONSOLE_LOGIN_LINK"}, T_BOOL, F(console_login_link), "true", false,
+     "serve prints a one-time sign-in link for the admin 'dev' at start (SQLite database only)"},
     {"config", {"SILO_CONFIG"}, T_STRING, F(config_file), "", false, "config file"},
 };
 /* clang-format on */
@@ -569,6 +579,23 @@ static int load_sources(struct config *cfg, int argc, char **argv, char **rest_o
     }
     if (cfg->idle_timeout < 1) {
         snprintf(err, err_len, "invalid value for setting 'idle-timeout': expected at least 1 second");
+        return SILO_EINVAL;
+    }
+    if (cfg->console_session_ttl < 60 || cfg->console_session_ttl > 30 * 86400) {
+        snprintf(err, err_len,
+                 "invalid value %lld for setting 'console-session-ttl': expected 60 to 2592000 seconds",
+                 (long long)cfg->console_session_ttl);
+        return SILO_EINVAL;
+    }
+    if (!*cfg->oidc_issuer != !*cfg->oidc_client_id) {
+        snprintf(err, err_len,
+                 "settings 'oidc-issuer' and 'oidc-client-id' go together: set both or neither");
+        return SILO_EINVAL;
+    }
+    if (*cfg->oidc_issuer && strncmp(cfg->oidc_issuer, "https://", 8) != 0 &&
+        strncmp(cfg->oidc_issuer, "http://", 7) != 0) {
+        snprintf(err, err_len, "invalid value '%s' for setting 'oidc-issuer': expected an http(s) URL",
+                 cfg->oidc_issuer);
         return SILO_EINVAL;
     }
     return 0;

@@ -90,6 +90,11 @@ struct config {
     int64_t transcription_max_size;    /* largest upload to /v1/audio/transcriptions, bytes */
     int64_t transcription_timeout;     /* seconds a synchronous transcription request waits */
     bool recordings_auto_transcribe;   /* seed 001 saves without a transcript get one */
+    char *oidc_issuer;                 /* console: OpenID Connect issuer URL ("": no OIDC sign-in) */
+    char *oidc_client_id;        /* console: the console's client id at that issuer (aud of its ID tokens) */
+    char *oidc_name;             /* console: the issuer's name on the sign-in button ("": its host) */
+    int64_t console_session_ttl; /* seconds a session token from a sign-in link lasts */
+    bool console_login_link;     /* serve prints a one-time admin sign-in link (SQLite only) */
     struct config_store stores[CONFIG_MAX_STORES]; /* extra named stores */
     size_t store_count;
 };

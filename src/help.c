@@ -36,6 +36,11 @@ static const struct command commands[] = {
     {"token --sub USER [--email E] [--role admin] [--ttl SECONDS]", "print a signed HS256 token",
      "The token is signed with the instance's secret ('jwt-secret') and carries 'jwt-issuer' and "
      "'jwt-audience' when they are set. --ttl defaults to 86400 seconds."},
+    {"login-link --sub USER [--email E] [--role admin] [--ttl SECONDS] [--public-url URL]",
+     "print a one-time sign-in link to the web console",
+     "The link carries a code that works once and expires after --ttl seconds (default 900, at most a "
+     "day); opening it signs the browser in as USER. Works beside a running server on the same data "
+     "directory or database."},
     {"s3-credentials", "print the built-in S3 endpoint's credentials",
      "Prints AWS_ACCESS_KEY_ID=... and AWS_SECRET_ACCESS_KEY=... lines."},
     {"apikey create --name NAME [--role admin] | list | revoke ID", "manage API keys (stored hashed)",

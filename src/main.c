@@ -3,6 +3,7 @@
  *   silo serve            run the API and the built-in S3 endpoint
  *   silo config           print the effective configuration, secrets masked
  *   silo token            mint an HS256 token signed with the instance secret
+ *   silo login-link       a one-time sign-in link to the web console
  *   silo s3-credentials   print the built-in endpoint's access key pair
  *   silo apikey           create, list and revoke API keys
  *   silo presign          presign a URL (or a POST form) for s3://BUCKET/KEY
@@ -29,6 +30,7 @@
 #include "app.h"
 #include "recordings/recordings.h"
 #include "auth/jwt.h"
+#include "auth/login.h"
 #include "config.h"
 #include "help.h"
 #include "http/server.h"
@@ -155,6 +157,52 @@ static int cmd_token(int argc, char **argv)
     free(token);
     instance_clear(&inst);
     config_free(&cfg);
+    return rc ? 1 : 0;
+}
+
+/* Prints API_URL/#login=CODE for a new one-time code; 0 or a silo error. */
+static int print_login_link(struct app *app, const char *sub, const char *email, const char *role,
+                            long long ttl, const char *label)
+{
+    char *code = NULL;
+    int rc = login_code_create(app->db, sub, email, role, ttl, &code);
+    if (!rc)
+        printf("%s%s" LOGIN_LINK_FRAGMENT "%s\n", label, app->api_url, code);
+    free(code);
+    return rc;
+}
+
+static int cmd_login_link(int argc, char **argv)
+{
+    const char *sub = NULL, *email = NULL, *role = "user", *ttl_text = NULL;
+    if (take_flag(&argc, argv, "--sub", &sub) < 0 || take_flag(&argc, argv, "--email", &email) < 0 ||
+        take_flag(&argc, argv, "--role", &role) < 0 || take_flag(&argc, argv, "--ttl", &ttl_text) < 0) {
+        fprintf(stderr, "silo login-link: an option is missing its value\n");
+        return 2;
+    }
+    if (!sub || !*sub) {
+        fprintf(stderr, "usage: silo login-link --sub USER [--email E] [--role admin] [--ttl SECONDS] "
+                        "[--public-url URL] [--data DIR]\n");
+        return 2;
+    }
+    if (strcmp(role, "admin") != 0 && strcmp(role, "user") != 0) {
+        fprintf(stderr, "silo login-link: --role must be admin or user\n");
+        return 2;
+    }
+    long long ttl = LOGIN_CODE_DEFAULT_TTL;
+    if (ttl_text && parse_seconds(ttl_text, "--ttl", 1, LOGIN_CODE_MAX_TTL, &ttl))
+        return 2;
+    struct app app;
+    int status = open_instance("login-link", argc, argv, &app);
+    if (status)
+        return status;
+    int rc = print_login_link(&app, sub, email, role, ttl, "");
+    if (rc)
+        fprintf(stderr, "silo login-link: %s\n", silo_strerror(rc));
+    else
+        fprintf(stderr, "works once, for %lld minutes; the console keeps the session %lld hours\n",
+                (ttl + 59) / 60, (long long)(app.cfg.console_session_ttl + 3599) / 3600);
+    app_close(&app);
     return rc ? 1 : 0;
 }
 
@@ -576,6 +624,10 @@ static int cmd_serve(int argc, char **argv)
     printf("api: %s\n", app.api_url);
     printf("s3: %s\n", app.s3_url ? app.s3_url : "off");
     printf("data: %s\n", app.cfg.data_dir);
+    /* On the embedded default, a way into the console for the dev admin. */
+    if (app.cfg.console_login_link && !*app.cfg.database_url &&
+        print_login_link(&app, "dev", "dev@example.com", "admin", LOGIN_CODE_DEFAULT_TTL, "login: "))
+        log_warn("cannot make the console's sign-in link");
     fflush(stdout);
     log_info("silo %s (commit %s) serving: api %s, s3 %s, database %s, store %s", version_string(),
              version_commit(), app.api_url, app.s3_url ? app.s3_url : "off", db_driver_name(app.db),
@@ -634,6 +686,8 @@ int main(int argc, char **argv)
         return cmd_config(rest_argc, rest);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(rest_argc, rest);
+    if (strcmp(cmd, "login-link") == 0)
+        return cmd_login_link(rest_argc, rest);
     if (strcmp(cmd, "s3-credentials") == 0)
         return cmd_s3_credentials(rest_argc, rest);
     if (strcmp(cmd, "apikey") == 0)

@@ -311,7 +311,9 @@
 
   /* ---- wiring ---- */
 
-  document.addEventListener("DOMContentLoaded", function () {
+  /* Runs once the markup is there: at DOMContentLoaded on /gallery, at
+   * once when the console loads this script into its Videos section. */
+  function start() {
     $("sign-in-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var t = $("token").value.trim();
@@ -326,5 +328,8 @@
     $("player-dialog").addEventListener("close", closePlayer);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
     if (token()) signIn(token());
-  });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

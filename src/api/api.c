@@ -23,6 +23,8 @@ static const struct route_group groups[] = {
     {api_transcriptions_routes, &api_transcriptions_route_count},
     {api_videos_routes, &api_videos_route_count},
     {api_web_routes, &api_web_route_count},
+    {api_console_routes, &api_console_route_count},
+    {api_admin_routes, &api_admin_route_count},
 };
 
 static int method_not_allowed(struct http_request *req)

@@ -59,4 +59,20 @@ extern const size_t api_videos_route_count;
 extern const struct route api_web_routes[];
 extern const size_t api_web_route_count;
 
+/* Answers the compiled-in web asset at path ("/console.html") with
+ * cache and sniffing headers, and for an HTML page the
+ * Content-Security-Policy csp (borrowed; NULL for other assets); 404 when
+ * there is no such asset (web.c). */
+int api_web_serve(struct http_request *req, const char *path, const char *csp);
+
+/* Routes of the web console: the page at / and its assets, sign-in
+ * (/api/console/...) (console.c). */
+extern const struct route api_console_routes[];
+extern const size_t api_console_route_count;
+
+/* Routes of the console's admin API, /api/admin/... (admin.c). */
+extern const struct route api_admin_routes[];
+extern const size_t api_admin_route_count;
+
+
 #endif

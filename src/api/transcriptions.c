@@ -23,6 +23,7 @@
  * bounded blocking wait: it holds one HTTP thread; past the timeout the
  * answer is 504 with the id and the job goes on), and answers the result
  * in the asked format. Every error has OpenAI's shape. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,6 +426,51 @@ static int get_model(struct http_request *req)
     return 0;
 }
 
+/* GET /v1/audio/transcriptions: the caller's transcriptions newest first
+ * (an admin's: everyone's). OpenAI has no such route; the shape follows
+ * its other lists: {"object": "list", "data": [...], "has_more", "last_id"}.
+ * ?limit= (1 to API_TRANSCRIPTION_LIST_MAX, default 20) and ?after=ID (the
+ * last_id of the page before) page through them. */
+static int list_transcriptions(struct http_request *req)
+{
+    struct app *app = req->app;
+    struct principal who;
+    if (authenticate(req, &who))
+        return 0;
+    const char *limit_text = http_query(req, "limit");
+    const char *after = http_query(req, "after");
+    long long limit = 20;
+    if (limit_text) {
+        char *end;
+        errno = 0;
+        limit = strtoll(limit_text, &end, 10);
+        if (!*limit_text || *end || errno || limit < 1 || limit > API_TRANSCRIPTION_LIST_MAX) {
+            openai_error(req, 400, "limit", NULL, "limit must be a whole number from 1 to %d",
+                         API_TRANSCRIPTION_LIST_MAX);
+            return 0;
+        }
+    }
+    int64_t before = 0;
+    char token[TRANSCRIBE_TOKEN_HEX + 1];
+    if (after && *after && transcribe_parse_id(after, &before, token)) {
+        openai_error(req, 400, "after", NULL, "after must be a transcription id (tr_...)");
+        return 0;
+    }
+    json_t *data = NULL;
+    int rc = transcribe_list(app, who.admin ? NULL : who.sub, before, (int)limit, &data);
+    if (rc) {
+        openai_error(req, 500, NULL, NULL, "cannot list the transcriptions: %s", silo_strerror(rc));
+        return 0;
+    }
+    size_t n = json_array_size(data);
+    json_t *last = n ? json_object_get(json_array_get(data, n - 1), "id") : NULL;
+    http_respond_json(req, 200,
+                      json_pack("{s:s, s:O, s:b, s:O?}", "object", "list", "data", data, "has_more",
+                                n == (size_t)limit, "last_id", last));
+    json_decref(data);
+    return 0;
+}
+
 const struct route api_transcriptions_routes[] = {
     {"POST",
      "/v1/audio/transcriptions",
@@ -442,6 +488,9 @@ const struct route api_transcriptions_routes[] = {
       .on_complete = upload_complete,
       .on_cleanup = upload_cleanup,
       .max_body = -1}},
+    {"GET",
+     "/v1/audio/transcriptions",
+     {.name = "/v1/audio/transcriptions", .on_complete = list_transcriptions}},
     {"GET",
      "/v1/audio/transcriptions/{id}",
      {.name = "/v1/audio/transcriptions/{id}", .on_complete = get_transcription}},

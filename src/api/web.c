@@ -11,7 +11,8 @@
  * to the API of this same listener with a token the user pastes, and play
  * media from presigned URLs of the S3 endpoint, which the Content Security
  * Policy allows (media and images from any http(s) origin, scripts, styles
- * and API calls from this one only). */
+ * and API calls from this one only). The console (console.c) is served
+ * from the same table through api_web_serve() with a policy of its own. */
 #include <string.h>
 
 #include "api/api.h"
@@ -30,7 +31,7 @@ static const struct web_asset *find_asset(const char *path)
     return NULL;
 }
 
-static int serve(struct http_request *req, const char *path)
+int api_web_serve(struct http_request *req, const char *path, const char *csp)
 {
     const struct web_asset *a = find_asset(path);
     if (!a) {
@@ -40,15 +41,15 @@ static int serve(struct http_request *req, const char *path)
     http_add_header(req, "Cache-Control", "no-cache");
     http_add_header(req, "X-Content-Type-Options", "nosniff");
     http_add_header(req, "Referrer-Policy", "no-referrer");
-    if (strstr(a->content_type, "text/html")) {
-        http_add_header(req, "Content-Security-Policy", CSP);
+    if (csp && strstr(a->content_type, "text/html")) {
+        http_add_header(req, "Content-Security-Policy", csp);
         http_add_header(req, "X-Frame-Options", "DENY");
     }
     http_respond_bytes(req, 200, a->content_type, a->data, a->size);
     return 0;
 }
 
-static int gallery_page(struct http_request *req) { return serve(req, "/gallery.html"); }
+static int gallery_page(struct http_request *req) { return api_web_serve(req, "/gallery.html", CSP); }
 
 static int gallery_file(struct http_request *req)
 {
@@ -65,7 +66,7 @@ static int gallery_file(struct http_request *req)
     }
     path[0] = '/';
     memcpy(path + 1, file, n + 1);
-    return serve(req, path);
+    return api_web_serve(req, path, CSP);
 }
 
 const struct route api_web_routes[] = {

@@ -13,8 +13,8 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/limits.h"
 
-#define TEXT_MAX (64 << 20) /* bytes of a joined transcript */
 
 struct asr_engine {
     const struct asr_ops *ops;
@@ -169,7 +169,7 @@ int asr_result_add_segment(struct asr_result *r, const struct asr_segment *segme
 int asr_result_join_text(struct asr_result *r)
 {
     struct buf b;
-    buf_init(&b, TEXT_MAX);
+    buf_init(&b, ASR_TEXT_MAX);
     int rc = buf_append(&b, "", 0);
     for (size_t i = 0; !rc && i < r->segment_count; i++) {
         const char *t = r->segments[i].text;

@@ -26,12 +26,12 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/limits.h"
 
-#define URL_MAX 2048
 
 struct engine {
     const struct http_client *client;
-    char base[URL_MAX]; /* without a trailing slash */
+    char base[ASR_OPENAI_URL_MAX]; /* without a trailing slash */
     char *key;
     char *model;
     long timeout;
@@ -190,7 +190,7 @@ static int oa_transcribe(void *ctx, const struct asr_source *src, const struct a
     struct http_client_response resp = {0};
     json_t *doc = NULL;
     struct buf auth;
-    char url[URL_MAX + 64], temperature[32];
+    char url[ASR_OPENAI_URL_MAX + 64], temperature[32];
     int rc;
 
     buf_init(&auth, 4096);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "auth/oidc.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "util/encoding.h"
@@ -42,38 +43,10 @@ struct auth {
     time_t jwks_fetched;
     pthread_mutex_t seen_lock;
     struct seen_user seen[AUTH_SEEN_SLOTS];
+    struct oidc *oidc; /* the console's OpenID Connect issuer, or NULL */
 };
 
 static bool is_url(const char *s) { return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0; }
-
-static int fetch_jwks_text(const struct http_client *client, const char *source, struct buf *out)
-{
-    if (!is_url(source)) {
-        FILE *f = fopen(source, "rb");
-        if (!f)
-            return SILO_EIO;
-        char chunk[8192];
-        size_t n;
-        int rc = 0;
-        while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            rc = buf_append(out, chunk, n);
-        fclose(f);
-        return rc;
-    }
-    /* The issuer's URL is the operator's setting: not guarded. */
-    struct http_client_request rq = {.url = source, .timeout_ms = 10000, .response_max = out->max};
-    struct http_client_response resp;
-    int rc = http_client_perform(client, &rq, &resp);
-    if (rc || resp.status != 200) {
-        log_warn("jwks: fetching %s failed: %s (HTTP %ld)", source, rc ? resp.error : "no error",
-                 resp.status);
-        rc = SILO_EUNAVAILABLE;
-    } else {
-        rc = buf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
-    }
-    http_client_response_clear(&resp);
-    return rc;
-}
 
 /* Loads the key set again and swaps it in. */
 static int refresh_jwks(struct auth *auth)
@@ -81,7 +54,7 @@ static int refresh_jwks(struct auth *auth)
     struct buf text;
     buf_init(&text, JWKS_MAX_BYTES);
     struct jwks fresh;
-    int rc = fetch_jwks_text(auth->client, auth->jwks_source, &text);
+    int rc = jwks_fetch_text(auth->client, auth->jwks_source, &text);
     if (!rc)
         rc = jwks_parse(buf_str(&text), text.len, &fresh);
     buf_free(&text);
@@ -113,6 +86,8 @@ int auth_open(const struct config *cfg, const char *hs256_secret, struct db *db,
     auth->jwks_source = *cfg->jwks ? strdup(cfg->jwks) : NULL;
     auth->jwks_min_refresh = cfg->jwks_min_refresh;
     int rc = auth->secret && auth->issuer && auth->audience ? 0 : SILO_ENOMEM;
+    if (!rc && *cfg->oidc_issuer)
+        rc = oidc_open(client, cfg->oidc_issuer, cfg->oidc_client_id, cfg->jwks_min_refresh, &auth->oidc);
     if (!rc && auth->jwks_source && !is_url(auth->jwks_source)) {
         rc = refresh_jwks(auth);
         if (rc)
@@ -131,6 +106,7 @@ void auth_close(struct auth *auth)
     if (!auth)
         return;
     jwks_clear(&auth->jwks);
+    oidc_close(auth->oidc);
     pthread_rwlock_destroy(&auth->jwks_lock);
     pthread_mutex_destroy(&auth->seen_lock);
     free(auth->secret);
@@ -229,7 +205,10 @@ int auth_request(struct auth *auth, struct http_request *req, struct principal *
         rc = api_key_principal(auth, req, cred, out, reason_out);
     } else {
         json_t *claims = NULL;
-        rc = verify_token(auth, cred, &claims, reason_out);
+        if (auth->oidc && oidc_issued(auth->oidc, cred))
+            rc = oidc_verify(auth->oidc, cred, &claims, reason_out);
+        else
+            rc = verify_token(auth, cred, &claims, reason_out);
         if (!rc) {
             const char *email = json_string_value(json_object_get(claims, "email"));
             const char *role = json_string_value(json_object_get(claims, "role"));
@@ -275,3 +254,5 @@ int auth_apikey_create(struct db *db, const char *name, const char *role, char *
     *id_out = strdup(id);
     return *id_out ? 0 : SILO_ENOMEM;
 }
+
+struct oidc *auth_oidc(struct auth *auth) { return auth->oidc; }

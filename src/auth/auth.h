@@ -6,7 +6,9 @@
  * configured, a JWKS from a file or URL (cached; fetched again, at most
  * every jwks-min-refresh seconds, when a token names an unknown key id). The principal is the
  * token's "sub"; "role": "admin" (or an admin API key) may act for any
- * user, everyone else only for themselves. */
+ * user, everyone else only for themselves. With oidc-issuer set, a token
+ * whose "iss" is that issuer goes to oidc.h's verifier instead (the web
+ * console's "Sign in with ..."). */
 #ifndef SILO_AUTH_AUTH_H
 #define SILO_AUTH_AUTH_H
 
@@ -18,6 +20,7 @@
 #include "http/server.h"
 
 struct auth;
+struct oidc;
 
 struct principal {
     const char *sub;   /* user id; arena memory of the request */
@@ -46,5 +49,9 @@ bool auth_may_act_for(const struct principal *p, const char *user_id);
 /* Creates an API key: *key_out is the secret shown once ("silo_..."),
  * *id_out its public id; both owned (free()). role: "admin" or "user". */
 int auth_apikey_create(struct db *db, const char *name, const char *role, char **key_out, char **id_out);
+
+/* The OpenID Connect issuer whose ID tokens are accepted (oidc.h), or
+ * NULL when oidc-issuer is not set. Borrowed; lives as long as auth. */
+struct oidc *auth_oidc(struct auth *auth);
 
 #endif

@@ -1,6 +1,7 @@
 /* jwks.c: JWK to OpenSSL public keys, and signature checks; see jwks.h. */
 #include "auth/jwks.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +12,11 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "http/client.h"
 #include "util/buf.h"
 #include "util/encoding.h"
 #include "util/error.h"
+#include "util/log.h"
 
 /* Decodes member name into out, which is initialised whatever happens so
  * the caller can always free it. */
@@ -203,4 +206,36 @@ int jwk_verify(const struct jwk *key, const void *data, size_t len, const unsign
     EVP_MD_CTX_free(md);
     OPENSSL_free(der);
     return ok ? 0 : SILO_ESIGNATURE;
+}
+
+static bool is_url(const char *s) { return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0; }
+
+int jwks_fetch_text(const struct http_client *client, const char *source, struct buf *out)
+{
+    if (!is_url(source)) {
+        FILE *f = fopen(source, "rb");
+        if (!f)
+            return SILO_EIO;
+        char chunk[8192];
+        size_t n;
+        int rc = 0;
+        while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            rc = buf_append(out, chunk, n);
+        fclose(f);
+        return rc;
+    }
+    /* The URL is the operator's setting: not guarded. */
+    struct http_client_request rq = {
+        .url = source, .timeout_ms = JWKS_FETCH_TIMEOUT * 1000, .response_max = out->max};
+    struct http_client_response resp;
+    int rc = http_client_perform(client, &rq, &resp);
+    if (rc || resp.status != 200) {
+        log_warn("auth: fetching %s failed: %s (HTTP %ld)", source, rc ? resp.error : "no error",
+                 resp.status);
+        rc = SILO_EUNAVAILABLE;
+    } else {
+        rc = buf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
+    }
+    http_client_response_clear(&resp);
+    return rc;
 }

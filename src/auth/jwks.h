@@ -7,7 +7,14 @@
 #ifndef SILO_AUTH_JWKS_H
 #define SILO_AUTH_JWKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "util/buf.h"
+#include "util/limits.h"
+
+struct http_client;
+
 
 enum jwk_type { JWK_RSA, JWK_EC_P256 };
 
@@ -30,5 +37,12 @@ void jwks_clear(struct jwks *set);
 /* Verifies sig over data with key: RS256 (PKCS#1 v1.5, SHA-256) for RSA
  * keys, ES256 (raw 64-byte r||s) for P-256 keys. 0 when valid. */
 int jwk_verify(const struct jwk *key, const void *data, size_t len, const unsigned char *sig, size_t sig_len);
+
+/* Reads source into out (bounded by out's limit): a file path, or an
+ * http(s) URL fetched with one GET that must answer 200 (also used for an
+ * OpenID Connect discovery document). The source comes from the
+ * configuration, not from a caller, so the outbound address guard does
+ * not apply; URLs go through the one outbound client (borrowed). SILO_EIO (file), SILO_EUNAVAILABLE (URL, logged), SILO_ETOOBIG. */
+int jwks_fetch_text(const struct http_client *client, const char *source, struct buf *out);
 
 #endif

@@ -63,6 +63,17 @@ static int decode_json_part(const char *part, size_t len, json_t **out)
     return rc;
 }
 
+int jwt_peek_claims(const char *token, json_t **claims_out)
+{
+    *claims_out = NULL;
+    size_t len = strlen(token);
+    const char *dot1 = strchr(token, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (len > JWT_MAX_LEN || !dot2)
+        return SILO_EINVAL;
+    return decode_json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1), claims_out);
+}
+
 static int fail(const char **reason_out, const char *reason, int rc)
 {
     *reason_out = reason;

@@ -39,4 +39,9 @@ struct jwt_verify_options {
 int jwt_verify(const char *token, const struct jwt_verify_options *opt, json_t **claims_out,
                const char **reason_out);
 
+/* The claims of token WITHOUT checking anything: only to choose which
+ * verifier to hand the token to (by its "iss"), never to trust a claim.
+ * *claims_out owned (json_decref). SILO_EINVAL when it is not a JWT. */
+int jwt_peek_claims(const char *token, json_t **claims_out);
+
 #endif

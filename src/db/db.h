@@ -94,6 +94,12 @@ enum db_query {
     Q_VIDEO_SET_PROGRESS, /* video_id, bytes_received, bytes_total or NULL, now */
     Q_VIDEO_SET_KEY,      /* video_id, secret_key, now */
     Q_VIDEO_DELETE,       /* video_id */
+    /* the console (db/console.c, jobs/jobs.c) */
+    Q_USER_LIST,         /* after sub, limit -> sub, email, created_at, updated_at */
+    Q_LOGIN_CODE_INSERT, /* hash, sub, email, role, expires_at, now */
+    Q_LOGIN_CODE_TAKE,   /* hash -> sub, email, role, expires_at; the row is deleted */
+    Q_LOGIN_CODE_PURGE,  /* now: deletes expired codes */
+    Q_JOB_LIST_WHERE,    /* state, kind, payload owner (each or NULL), before id, limit -> job columns */
     Q_COUNT
 };
 
@@ -323,6 +329,41 @@ int db_video_set_progress(struct db *db, const char *video_id, int64_t bytes_rec
 int db_video_set_key(struct db *db, const char *video_id, const char *secret_key);
 /* ENOTFOUND when absent. */
 int db_video_delete(struct db *db, const char *video_id);
+
+/* ---- the console: users and one-time sign-in codes (db/console.c) ---- */
+
+struct db_user {
+    char *sub;
+    char *email;        /* or NULL */
+    int64_t created_at; /* unix seconds: first seen */
+    int64_t updated_at; /* last recorded */
+};
+
+/* Users with sub after `after` ("" for the first page), in byte order, at
+ * most limit. fn sees each (borrowed); a non-zero return stops and is
+ * returned. */
+int db_user_list(struct db *db, const char *after, int limit, int (*fn)(void *arg, const struct db_user *u),
+                 void *arg);
+
+/* A sign-in code, known only by its hash (SHA-256 hex of the code). */
+struct db_login_code {
+    char *sub;
+    char *email; /* or NULL */
+    char *role;  /* "admin" or "user" */
+    int64_t expires_at;
+};
+
+void db_login_code_clear(struct db_login_code *c);
+/* Stores a code valid until expires_at (unix seconds). Borrows every string. */
+int db_login_code_insert(struct db *db, const char *hash, const char *sub, const char *email,
+                         const char *role, int64_t expires_at);
+/* Deletes the code with that hash and hands back what it held, in one
+ * statement, so of two instances taking one code only one gets it (an
+ * expired code is deleted too: the caller checks expires_at). *out owned
+ * (db_login_code_clear). SILO_ENOTFOUND when no such code. */
+int db_login_code_take(struct db *db, const char *hash, struct db_login_code *out);
+/* Deletes the codes that expired before now. */
+int db_login_code_purge(struct db *db, int64_t now);
 
 extern const struct db_ops db_sqlite_ops;
 extern const struct db_ops db_pg_ops;

@@ -151,6 +151,20 @@ const struct db_query_text db_queries[Q_COUNT] = {
                               "WHERE video_id = ?1 AND status = 'processing'"},
     [Q_VIDEO_SET_KEY] = {"UPDATE videos SET secret_key = ?2, updated_ms = ?3 WHERE video_id = ?1"},
     [Q_VIDEO_DELETE] = {"DELETE FROM videos WHERE video_id = ?1"},
+    [Q_USER_LIST] = {"SELECT sub, email, created_at, updated_at FROM users WHERE sub > ?1 ORDER BY sub LIMIT ?2"},
+    [Q_LOGIN_CODE_INSERT] = {"INSERT INTO login_codes (hash, sub, email, role, expires_at, created_at) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+    [Q_LOGIN_CODE_TAKE] = {"DELETE FROM login_codes WHERE hash = ?1 RETURNING sub, email, role, expires_at"},
+    [Q_LOGIN_CODE_PURGE] = {"DELETE FROM login_codes WHERE expires_at < ?1"},
+    /* Transcriptions keep their caller in the payload's "owner". */
+    [Q_JOB_LIST_WHERE] = {"SELECT " JOB_COLUMNS " FROM jobs WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) "
+                          "AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) "
+                          "AND (CAST(?3 AS TEXT) IS NULL OR json_extract(payload, '$.owner') = ?3) "
+                          "AND id < ?4 ORDER BY id DESC LIMIT ?5",
+                          "SELECT " JOB_COLUMNS " FROM jobs WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) "
+                          "AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) "
+                          "AND (CAST(?3 AS TEXT) IS NULL OR (payload::json ->> 'owner') = ?3) "
+                          "AND id < ?4 ORDER BY id DESC LIMIT ?5"},
 };
 /* clang-format on */
 
@@ -246,6 +260,17 @@ const struct db_migration db_migrations[] = {
      "CREATE INDEX videos_newest ON videos (user_id, created_ms DESC, video_id DESC);"
      "CREATE INDEX videos_status ON videos (user_id, status);"
      "CREATE UNIQUE INDEX videos_source ON videos (user_id, source_hash);"},
+    /* The console's one-time sign-in codes (auth/login.c): only the
+     * code's SHA-256 is kept; expired codes are purged as new ones are made. */
+    {5,
+     "CREATE TABLE login_codes ("
+     "  hash TEXT PRIMARY KEY, sub TEXT NOT NULL, email TEXT, role TEXT NOT NULL,"
+     "  expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+     "CREATE INDEX login_codes_expiry ON login_codes (expires_at);",
+     "CREATE TABLE login_codes ("
+     "  hash TEXT PRIMARY KEY, sub TEXT NOT NULL, email TEXT, role TEXT NOT NULL,"
+     "  expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+     "CREATE INDEX login_codes_expiry ON login_codes (expires_at);"},
 #ifdef SILO_TEST_NEXT_MIGRATION
     /* Test builds only (`make next-schema`, tests/blackbox/test_install.py):
      * one migration past this release, as a newer release would add, so

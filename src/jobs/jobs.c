@@ -474,6 +474,18 @@ int jobs_list(struct db *db, const char *state, int64_t before_id, int limit,
     return db_exec(db, Q_JOB_LIST, p, 3, list_row, &call, NULL);
 }
 
+int jobs_list_where(struct db *db, const struct jobs_filter *filter, int64_t before_id, int limit,
+                    int (*fn)(void *arg, const struct job *job), void *arg)
+{
+    enum jobs_state parsed;
+    if ((filter->state && jobs_state_parse(filter->state, &parsed)) || limit < 0)
+        return SILO_EINVAL;
+    struct list_call call = {fn, arg};
+    struct db_value p[] = {db_text(filter->state), db_text(filter->kind), db_text(filter->owner),
+                           db_int(before_id > 0 ? before_id : INT64_MAX), db_int(limit)};
+    return db_exec(db, Q_JOB_LIST_WHERE, p, 5, list_row, &call, NULL);
+}
+
 int jobs_retry(struct db *db, int64_t id)
 {
     int64_t now_ms = time_now_ms(), changes = 0;

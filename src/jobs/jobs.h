@@ -130,6 +130,18 @@ int jobs_get(struct db *db, int64_t id, struct job *job_out);
 int jobs_list(struct db *db, const char *state, int64_t before_id, int limit,
               int (*fn)(void *arg, const struct job *job), void *arg);
 
+/* Which jobs jobs_list_where() lists; a NULL field matches any job. */
+struct jobs_filter {
+    const char *state; /* a state name */
+    const char *kind;
+    const char *owner; /* the payload's top-level "owner" string (transcriptions record their caller there) */
+};
+
+/* As jobs_list, for the jobs matching every field of filter. SILO_EINVAL
+ * for an unknown state or a negative limit. */
+int jobs_list_where(struct db *db, const struct jobs_filter *filter, int64_t before_id, int limit,
+                    int (*fn)(void *arg, const struct job *job), void *arg);
+
 /* Dead or cancelled -> queued, due now, attempts reset to 0. SILO_ENOTFOUND,
  * or SILO_ECONFLICT for a job in another state. Wakes idle workers. */
 int jobs_retry(struct db *db, int64_t id);

@@ -15,11 +15,11 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "util/limits.h"
 
 #define DECODE_SAMPLE_RATE 16000
 #define DECODE_IO_BUFFER (64 << 10)
 #define DECODE_PROBE_BYTES (1 << 20)
-#define DECODE_FRAME_MAX (1 << 20) /* samples one decoded frame may resample to */
 
 struct decode;
 

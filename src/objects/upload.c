@@ -110,12 +110,18 @@ int objects_grant_upload(struct app *app, const char *owner, const char *filenam
     time_t now = time_now();
     if (put)
         return store_presign_url(st, "PUT", bucket, out->key, out->expires, NULL, now, &out->url);
-    struct policy_field fields[] = {{"Content-Type", content_type}};
+    /* The file's name travels as object metadata, so the listing can show it. */
+    const char *filename_clean = objects_clean_filename(a, filename);
+    if (!filename_clean)
+        return SILO_ENOMEM;
+    struct policy_field fields[] = {{"Content-Type", content_type},
+                                    {"x-amz-meta-original_filename", filename_clean}};
     struct policy_condition conditions[] = {
         {.op = POLICY_EQ, .field = "Content-Type", .value = content_type},
+        {.op = POLICY_EQ, .field = "x-amz-meta-original_filename", .value = filename_clean},
         {.op = POLICY_CONTENT_LENGTH_RANGE, .min = 1, .max = max_size},
     };
-    return store_presign_post(st, bucket, out->key, out->expires, fields, 1, conditions, 2, now, a,
+    return store_presign_post(st, bucket, out->key, out->expires, fields, 2, conditions, 3, now, a,
                               &out->form);
 }
 
@@ -172,8 +178,9 @@ int objects_confirm_upload(struct app *app, const char *key, const struct store_
     time_format_iso8601(info->last_modified, when);
     const char *owner = NULL;
     objects_owner_of(app, bucket, key, a, &owner);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "user_id", owner ? owner : caller, "content_type",
-                             info->content_type, "upload_timestamp", when);
+    json_t *meta = json_pack("{s:s, s:s, s:s, s:s*}", "user_id", owner ? owner : caller, "content_type",
+                             info->content_type, "upload_timestamp", when, "original_filename",
+                             store_meta_get(info, "original_filename"));
     int rc = meta ? objects_record(app, bucket, info, owner ? owner : caller, meta) : SILO_ENOMEM;
     if (rc)
         json_decref(meta);

@@ -151,4 +151,11 @@ json_t *transcribe_describe(struct app *app, const struct job *j, bool with_resu
  * from its TRANSCRIBE_DELIVER_JOB when it has one. New reference. */
 json_t *transcribe_delivery_state(struct app *app, const json_t *d);
 
+/* One page of transcriptions, newest first: owner's (NULL: everyone's),
+ * with ids below before_id (0: from the newest), at most limit. Each is
+ * transcribe_describe's view without the result, plus the uploaded file's
+ * "filename" and its owner as "user". *page_out (a new JSON array, owned)
+ * is set on success; db errors. */
+int transcribe_list(struct app *app, const char *owner, int64_t before_id, int limit, json_t **page_out);
+
 #endif

@@ -225,3 +225,39 @@ done:
     json_decref(outcome);
     return doc;
 }
+
+struct page {
+    struct app *app;
+    json_t *data;
+};
+
+static int add_transcription(void *arg, const struct job *j)
+{
+    struct page *page = arg;
+    json_t *doc = transcribe_describe(page->app, j, false);
+    json_t *payload = json_loads(j->payload, 0, NULL);
+    if (!doc) {
+        json_decref(payload);
+        return SILO_ENOMEM;
+    }
+    json_object_set(doc, "filename", json_object_get(payload, "filename"));
+    json_object_set(doc, "user", json_object_get(payload, "owner"));
+    json_decref(payload);
+    return json_array_append_new(page->data, doc) ? SILO_ENOMEM : 0;
+}
+
+int transcribe_list(struct app *app, const char *owner, int64_t before_id, int limit, json_t **page_out)
+{
+    struct jobs_filter filter = {.kind = TRANSCRIBE_JOB, .owner = owner};
+    struct page page = {app, json_array()};
+    *page_out = NULL;
+    if (!page.data)
+        return SILO_ENOMEM;
+    int rc = jobs_list_where(app->db, &filter, before_id, limit, add_transcription, &page);
+    if (rc) {
+        json_decref(page.data);
+        return rc;
+    }
+    *page_out = page.data;
+    return 0;
+}

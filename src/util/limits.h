@@ -199,6 +199,17 @@
 #define API_EMAIL_MAX 320
 /* Largest expires_in of a presigned URL: SigV4's own limit, 7 days. */
 #define API_PRESIGN_MAX_SECONDS 604800
+/* Transcriptions of one listing page: each is described from its job
+ * (and its delivery jobs), so pages stay small. */
+#define API_TRANSCRIPTION_LIST_MAX 100
+/* Bytes of an asset name under /console/: our own names are short. */
+#define API_CONSOLE_FILE_MAX 64
+/* Bytes of the console page's Content-Security-Policy: three origins. */
+#define API_CONSOLE_CSP_MAX 4096
+/* Rows of one admin listing: a console page, not an export. */
+#define API_ADMIN_PAGE_MAX 500
+/* Bytes of an API key's name: the user it acts as, an id, not prose. */
+#define API_APIKEY_NAME_MAX 128
 
 /* ---- domain: objects, recordings, transcriptions, videos ---- */
 
@@ -304,6 +315,16 @@
 /* Bytes of a worker id "host:pid:tag:n". */
 #define JOBS_WORKER_ID_MAX 128
 
+/* ---- media and speech (media/, asr/) ---- */
+
+/* Bytes of a joined transcript: hours of speech are a few MiB. */
+#define ASR_TEXT_MAX (64 << 20)
+/* Bytes of the OpenAI-compatible endpoint's URL built from the setting. */
+#define ASR_OPENAI_URL_MAX 2048
+/* Samples one decoded frame may resample to: a frame of any real codec
+ * is far below; a larger one is refused as corrupt. */
+#define DECODE_FRAME_MAX (1 << 20)
+
 /* ---- auth (auth/) ---- */
 
 /* Bytes of a bearer token: an RS256 JWT with many claims is ~2 KiB. */
@@ -312,6 +333,21 @@
 #define JWKS_MAX_BYTES (1 << 20)
 /* Users whose last sighting is cached to spare the database a write. */
 #define AUTH_SEEN_SLOTS 1024
+/* Seconds one fetch of a key set or discovery document may take: an
+ * issuer that needs longer is down, and the request waiting on it should fail. */
+#define JWKS_FETCH_TIMEOUT 10L
+/* Bytes of an OpenID Connect discovery document or its JWKS: real ones
+ * are a few KiB. */
+#define OIDC_DOCUMENT_MAX (1 << 20)
+/* Bytes of an origin "scheme://host:port" kept for the console's policy. */
+#define OIDC_ORIGIN_MAX 512
+/* Seconds a console sign-in link works unless told otherwise: long
+ * enough to open it, short enough that a leaked link is soon useless. */
+#define LOGIN_CODE_DEFAULT_TTL (15 * 60)
+/* The longest a sign-in link may be made to work: one day. */
+#define LOGIN_CODE_MAX_TTL (24 * 60 * 60)
+/* Bytes of the subject a sign-in link is made for. */
+#define LOGIN_SUB_MAX 256
 
 /* ---- outbound client (http/client.c) ---- */
 

@@ -4,7 +4,11 @@
  * The first byte picks the mode, the rest is the input:
  *   0  the input is a whole token, verified with an HS256 secret and a
  *      JWKS (RSA and P-256 keys made at start-up), with and without an
- *      issuer and audience to check;
+ *      issuer and audience to check; its claims peeked at unverified
+ *      (jwt_peek_claims: an object or nothing), and the input taken as a
+ *      URL whose origin goes into the console's Content-Security-Policy
+ *      (oidc_url_origin: empty, or http(s)://host[:port] with nothing that
+ *      could end a directive);
  *   1  the input is the claims JSON of an HS256 token signed here;
  *   2  the input is the header JSON of an HS256 token signed here;
  *   3  the input is the claims JSON of an ES256 token signed here;
@@ -28,6 +32,7 @@
 
 #include "auth/jwks.h"
 #include "auth/jwt.h"
+#include "auth/oidc.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "util/encoding.h"
@@ -215,6 +220,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(token, in, n);
         token[n] = '\0';
         verify_all_ways(token);
+        json_t *peeked = (json_t *)(uintptr_t)1;
+        if (jwt_peek_claims(token, &peeked) == 0 ? !json_is_object(peeked) : peeked != NULL)
+            abort();
+        json_decref(peeked);
+        char origin[OIDC_ORIGIN_MAX];
+        oidc_url_origin(token, origin);
+        size_t len = strlen(origin);
+        const char *host = strstr(origin, "://");
+        if (len >= OIDC_ORIGIN_MAX ||
+            (len && (!host || (strncmp(origin, "http://", 7) != 0 && strncmp(origin, "https://", 8) != 0))))
+            abort();
+        if (len && strspn(host + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+                       strlen(host + 3))
+            abort();
         free(token);
     } else if (mode == 1) {
         static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";

@@ -1037,6 +1037,103 @@ static void recordings_keyset_window_and_unseen(void **state)
     assert_int_equal(db_recording_delete(fx->db, other, "s9"), 0);
 }
 
+/* ---- the console: users listing and one-time sign-in codes ---- */
+
+struct user_names {
+    const char *tag;
+    char subs[8][96];
+    size_t n;
+};
+
+static int collect_user(void *arg, const struct db_user *u)
+{
+    struct user_names *l = arg;
+    if (strstr(u->sub, l->tag) && l->n < 8)
+        snprintf(l->subs[l->n++], sizeof l->subs[0], "%s", u->sub);
+    return 0;
+}
+
+static void users_listed_in_sub_order(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    char subs[3][96];
+    for (int i = 0; i < 3; i++) {
+        snprintf(subs[i], sizeof subs[i], "%s-%c", fx->tag, "cab"[i]);
+        assert_int_equal(db_user_touch(fx->db, subs[i], NULL), 0);
+    }
+    struct user_names l = {.tag = fx->tag};
+    char after[96];
+    snprintf(after, sizeof after, "%s-", fx->tag); /* just before this run's users */
+    assert_int_equal(db_user_list(fx->db, after, 1000, collect_user, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_true(strcmp(l.subs[0], l.subs[1]) < 0 && strcmp(l.subs[1], l.subs[2]) < 0);
+    l.n = 0;
+    assert_int_equal(db_user_list(fx->db, subs[1], 1, collect_user, &l), 0); /* after "-a": "-b" */
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.subs[0], subs[2]);
+    assert_int_equal(db_user_list(fx->db, "", -1, collect_user, &l), SILO_EINVAL);
+}
+
+struct taker {
+    struct db *db;
+    const char *hash;
+    int rc;
+};
+
+static void *take_code(void *arg)
+{
+    struct taker *t = arg;
+    struct db_login_code c;
+    t->rc = db_login_code_take(t->db, t->hash, &c);
+    db_login_code_clear(&c);
+    return NULL;
+}
+
+#define TAKERS 6
+
+static void login_codes_are_taken_once(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    char hash[96], sub[96], stale[96];
+    snprintf(hash, sizeof hash, "code-%s", fx->tag);
+    snprintf(stale, sizeof stale, "stale-%s", fx->tag);
+    snprintf(sub, sizeof sub, "u-%s", fx->tag);
+    int64_t now = (int64_t)time(NULL);
+    assert_int_equal(db_login_code_insert(fx->db, hash, sub, "u@example.com", "admin", now + 600), 0);
+    assert_int_not_equal(db_login_code_insert(fx->db, hash, sub, NULL, "user", now + 600),
+                         0); /* one row a hash */
+    struct db_login_code c;
+    assert_int_equal(db_login_code_take(fx->db, hash, &c), 0);
+    assert_string_equal(c.sub, sub);
+    assert_string_equal(c.email, "u@example.com");
+    assert_string_equal(c.role, "admin");
+    assert_int_equal(c.expires_at, now + 600);
+    db_login_code_clear(&c);
+    assert_int_equal(db_login_code_take(fx->db, hash, &c), SILO_ENOTFOUND);
+    assert_null(c.sub);
+
+    /* Expired codes are purged; live ones stay. */
+    assert_int_equal(db_login_code_insert(fx->db, stale, sub, NULL, "user", now - 10), 0);
+    assert_int_equal(db_login_code_insert(fx->db, hash, sub, NULL, "user", now + 600), 0);
+    assert_int_equal(db_login_code_purge(fx->db, now), 0);
+    assert_int_equal(db_login_code_take(fx->db, stale, &c), SILO_ENOTFOUND);
+
+    /* Several takers at once (threads, each with its own connection): one wins. */
+    pthread_t threads[TAKERS];
+    struct taker takers[TAKERS];
+    for (int i = 0; i < TAKERS; i++) {
+        takers[i] = (struct taker){fx->db, hash, 1};
+        assert_int_equal(pthread_create(&threads[i], NULL, take_code, &takers[i]), 0);
+    }
+    int won = 0;
+    for (int i = 0; i < TAKERS; i++) {
+        pthread_join(threads[i], NULL);
+        won += takers[i].rc == 0;
+        assert_true(takers[i].rc == 0 || takers[i].rc == SILO_ENOTFOUND);
+    }
+    assert_int_equal(won, 1);
+}
+
 static void open_failures(void **state)
 {
     (void)state;
@@ -1080,6 +1177,8 @@ int main(void)
         DB_TEST(transactions),
         DB_TEST(concurrent_threads),
         DB_TEST(recordings_keyset_window_and_unseen),
+        DB_TEST(users_listed_in_sub_order),
+        DB_TEST(login_codes_are_taken_once),
         cmocka_unit_test(open_failures),
     };
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);

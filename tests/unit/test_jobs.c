@@ -635,6 +635,54 @@ static void list_by_state_newest_first(void **state)
     assert_int_equal(jobs_list(fx->db, "sleeping", 0, 10, collect_id, &l), SILO_EINVAL);
 }
 
+static void list_where_filters_by_state_kind_and_owner(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    char ana[96], ben[96], payload[256];
+    snprintf(ana, sizeof ana, "ana-%s", fx->tag);
+    snprintf(ben, sizeof ben, "ben-%s", fx->tag);
+    snprintf(payload, sizeof payload, "{\"owner\": \"%s\", \"n\": 1}", ana);
+    int64_t a1 = enqueue(fx, 0, payload, NULL, 1);
+    int64_t a2 = enqueue(fx, 0, payload, NULL, 1);
+    snprintf(payload, sizeof payload, "{\"owner\": \"%s\"}", ben);
+    int64_t b1 = enqueue(fx, 0, payload, NULL, 1);
+    int64_t other_kind = enqueue(fx, 1, payload, NULL, 1);
+    enqueue(fx, 0, "{\"owner\": 7}", NULL, 1); /* not a string: nobody's */
+    enum jobs_state s;
+    CHECK(jobs_cancel(fx->db, a1, &s));
+
+    struct id_list l = {.kind = fx->kinds[0]};
+    struct jobs_filter by_ana = {.kind = fx->kinds[0], .owner = ana};
+    CHECK(jobs_list_where(fx->db, &by_ana, 0, 100, collect_id, &l));
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.ids[0], a2); /* newest first */
+    assert_int_equal(l.ids[1], a1);
+    l.n = 0;
+    struct jobs_filter ana_cancelled = {.state = "cancelled", .kind = fx->kinds[0], .owner = ana};
+    CHECK(jobs_list_where(fx->db, &ana_cancelled, 0, 100, collect_id, &l));
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.ids[0], a1);
+    l.n = 0;
+    struct jobs_filter by_ben = {.owner = ben};
+    CHECK(jobs_list_where(fx->db, &by_ben, 0, 100, collect_id, &l));
+    assert_int_equal(l.n, 1); /* the other kind is counted by collect_id only for kinds[0] */
+    assert_int_equal(l.ids[0], b1);
+    l = (struct id_list){.kind = fx->kinds[1]};
+    CHECK(jobs_list_where(fx->db, &by_ben, 0, 100, collect_id, &l));
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.ids[0], other_kind);
+    /* keyset paging, and every kind-0 job without an owner filter */
+    l = (struct id_list){.kind = fx->kinds[0]};
+    struct jobs_filter kind0 = {.kind = fx->kinds[0]};
+    CHECK(jobs_list_where(fx->db, &kind0, b1, 100, collect_id, &l));
+    assert_int_equal(l.n, 2);
+    l.n = 0;
+    CHECK(jobs_list_where(fx->db, &kind0, 0, 100, collect_id, &l));
+    assert_int_equal(l.n, 4);
+    struct jobs_filter bad = {.state = "sleeping"};
+    assert_int_equal(jobs_list_where(fx->db, &bad, 0, 10, collect_id, &l), SILO_EINVAL);
+}
+
 #define CLAIM_THREADS 8
 #define MANY_JOBS 500
 
@@ -1060,6 +1108,7 @@ int main(void)
         JOBS_TEST(failures_retry_with_backoff_then_die),
         JOBS_TEST(dying_on_the_last_attempt_is_dead),
         JOBS_TEST(cancel_and_retry),
+        JOBS_TEST(list_where_filters_by_state_kind_and_owner),
         JOBS_TEST(release_gives_the_attempt_back),
         JOBS_TEST(list_by_state_newest_first),
         JOBS_TEST(concurrent_claims_take_each_job_once),
